@@ -1,0 +1,69 @@
+/**
+ * Loads the compiled addon: `prebuilds/<platform>-<arch>/*.node` when present, else `build/Release`.
+ * @internal
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Results of native waits (`WaitStatus` in native/futex.h); negative numbers are `-errno`. */
+export const enum WaitStatus {
+  Ok = 0,
+  TimedOut = 1,
+  NotEqual = 2,
+  Cancelled = 3,
+}
+
+/** How a named object is opened (`OpenMode` in native/open_mode.h). */
+export const enum OpenMode {
+  Open = 0,
+  Create = 1,
+  OpenOrCreate = 2,
+}
+
+type WaitCallback = (status: number) => void;
+
+/** A POSIX semaphore handle from the addon. */
+export interface NativeSemaphore {
+  post(count?: number): void;
+  tryWait(): boolean;
+  getValue(): number;
+  waitSync(timeoutMs: number): boolean;
+  waitAsync(timeoutMs: number, callback: WaitCallback): number;
+  close(): void;
+}
+
+/** The addon's exports (native/addon.cc). */
+export interface Binding {
+  cancelWait(id: number): boolean;
+  pendingWaits(): number;
+  map(fd: number, size: number): ArrayBuffer;
+  unmap(buffer: ArrayBuffer): void;
+  shmOpen(name: string, mode: OpenMode, permissions: number): { fd: number; created: boolean };
+  shmUnlink(name: string): void;
+  memfdCreate(label: string): number;
+  ftruncate(fd: number, size: number): void;
+  fdSize(fd: number): number;
+  closeFd(fd: number): void;
+  Semaphore: {
+    open(
+      name: string,
+      mode: OpenMode,
+      permissions: number,
+      value: number,
+    ): { semaphore: NativeSemaphore; created: boolean };
+    inMemory(buffer: ArrayBuffer, byteOffset: number, initialValue: number): NativeSemaphore;
+    unlink(name: string): void;
+  };
+  semLayoutIsGlibc: boolean;
+  futexWait(view: Int32Array, index: number, expected: number, timeoutMs: number): number;
+  futexWaitAsync(view: Int32Array, index: number, expected: number, timeoutMs: number, callback: WaitCallback): number;
+  futexWake(view: Int32Array, index: number, count: number): number;
+}
+
+const require = createRequire(import.meta.url);
+/** The package root: this file is lib/native.ts in development and dist/index.* when built. */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The loaded addon. */
+export const binding: Binding = require('node-gyp-build')(packageRoot);

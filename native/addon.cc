@@ -1,0 +1,33 @@
+// Entry point: registers each concept's bindings and the environment's waiter threads.
+#include "addon.h"
+
+#include "atomics.h"
+#include "mapping.h"
+#include "semaphore.h"
+#include "shm.h"
+#include "waiter.h"
+
+namespace pmp {
+
+Addon& GetAddon(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* addon = new Addon();
+  addon->waiter = std::make_unique<Waiter>(env);
+  env.SetInstanceData(addon);
+  // Runs before the environment is torn down (process exit, worker_thread termination): no waiter thread
+  // may outlive the environment whose threadsafe function it reports to.
+  env.AddCleanupHook([addon] { addon->waiter->Shutdown(); });
+
+  InitWaiter(env, exports);
+  InitMapping(env, exports);
+  InitShm(env, exports);
+  InitSemaphore(env, exports);
+  InitAtomics(env, exports);
+  return exports;
+}
+
+}  // namespace pmp
+
+static Napi::Object InitPosixMp(Napi::Env env, Napi::Object exports) { return pmp::Init(env, exports); }
+NODE_API_MODULE(posix_mp, InitPosixMp)

@@ -1,0 +1,62 @@
+// Helpers for multi-process tests: unique names, and real child Node processes that use the built package.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+
+let counter = 0;
+
+/** A name no other test (or test run) uses. */
+export function uniqueName(tag: string): string {
+  return `pmp-test-${tag}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The outcome of a finished child. */
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `node --input-type=module -e <code>`; the code can `import ... from 'posix-mp'`. */
+export function spawnNode(code: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['--input-type=module', '-e', code, '--', ...args], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Collects a child's output until it exits. */
+export async function finished(child: ChildProcess): Promise<ChildResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  return { code, signal, stdout, stderr };
+}
+
+/** Runs Node code in a child process to completion. */
+export function runNode(code: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ChildResult> {
+  return finished(spawnNode(code, args, env));
+}
+
+/** Resolves with the first line of the child's stdout that matches `pattern`. */
+export function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const onData = (data: Buffer): void => {
+      buffer += data.toString('utf8');
+      for (const line of buffer.split('\n')) {
+        if (pattern.test(line)) {
+          child.stdout?.off('data', onData);
+          resolve(line);
+          return;
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before printing ${pattern}`)));
+  });
+}
