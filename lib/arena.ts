@@ -38,12 +38,15 @@ export class MemoryFile {
   }
 }
 
-/** A block of zeroed shared memory inside an arena. */
+/** A block of zeroed shared memory: a slice of an arena, or a whole file of its own for large objects. */
 export interface Block {
   readonly file: MemoryFile;
   readonly offset: number;
   readonly size: number;
 }
+
+/** Objects larger than this get a memory file of their own instead of arena space. */
+const MAX_ARENA_OBJECT = 64 * 1024;
 
 const ARENA_SIZE = 1 << 20;
 /** Blocks start on cache lines, so objects used by different processes never share one. */
@@ -58,8 +61,9 @@ const arenas: Arena[] = [];
 /** Freed blocks by size, reused before the bump pointer moves on. */
 const freeBlocks = new Map<number, Block[]>();
 
-/** Allocates `size` zeroed bytes of anonymous shared memory (at most 64 KiB), aligned to 64 bytes. */
+/** Allocates `size` zeroed bytes of anonymous shared memory, aligned to 64 bytes. */
 export function allocateBlock(size: number): Block {
+  if (size > MAX_ARENA_OBJECT) return { file: new MemoryFile(size, 'posix-mp-object'), offset: 0, size };
   const rounded = Math.ceil(size / ALIGN) * ALIGN;
   const reused = freeBlocks.get(rounded)?.pop();
   if (reused) {
@@ -81,6 +85,10 @@ export function allocateBlock(size: number): Block {
  * child, its block stays reserved until the arena itself goes away with the last process.
  */
 export function freeBlock(block: Block): void {
+  if (block.size > MAX_ARENA_OBJECT) {
+    block.file.close();
+    return;
+  }
   const list = freeBlocks.get(block.size);
   if (list) list.push(block);
   else freeBlocks.set(block.size, [block]);

@@ -5,9 +5,12 @@ import { once } from 'node:events';
 
 let counter = 0;
 
-/** A name no other test (or test run) uses. */
+/** This test run's id (set by global-setup.ts); the /dev/shm leak check looks for it. */
+const run = process.env.PMP_TEST_RUN ?? 'norun';
+
+/** A name no other test (or test run) uses: `pmp-test-<run>-<tag>-<pid>-<n>`. */
 export function uniqueName(tag: string): string {
-  return `pmp-test-${tag}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`;
+  return `pmp-test-${run}-${tag}-${process.pid}-${++counter}${randomBytes(2).toString('hex')}`;
 }
 
 /** The outcome of a finished child. */
@@ -18,7 +21,10 @@ export interface ChildResult {
   stderr: string;
 }
 
-/** Starts `node --input-type=module -e <code>`; the code can `import ... from 'posix-mp'`. */
+/**
+ * Starts `node --input-type=module -e <code> -- ...args`; the code can `import ... from 'posix-mp'` (the built
+ * package) and finds `args` in `process.argv.slice(1)`.
+ */
 export function spawnNode(code: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--input-type=module', '-e', code, '--', ...args], {
     cwd: new URL('..', import.meta.url),

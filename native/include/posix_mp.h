@@ -1,0 +1,233 @@
+/*
+ * posix_mp.h — the byte layout of posix-mp's shared objects, and the lock protocol, for C programs that
+ * share Locks, RLocks, Events, Values and Arrays with Node processes. Header-only; Linux; C99 or C++.
+ *
+ * A named object NAME is the POSIX shared memory object "/NAME" (shm_open), starting with a pmp_header;
+ * its payload follows at PMP_PAYLOAD_OFFSET. Semaphores are different: they are plain POSIX named
+ * semaphores (sem_open("/NAME")), and SharedMemory is plain bytes with no header.
+ *
+ *   kind        payload (offsets from the payload start)
+ *   Lock        pmp_lock at 0
+ *   RLock       pmp_lock at 0
+ *   Event       pmp_event at 0
+ *   Value       pmp_lock at 0 (used when the Value has its own lock), the value at PMP_DATA_OFFSET
+ *   Array       pmp_lock at 0, then header.param[1] elements at PMP_DATA_OFFSET
+ *
+ * Value/Array: header.param[0] is the typecode character ('b', 'd', ...), param[1] the length (1 for a
+ * Value). Element types: b int8, B uint8, h int16, H uint16, i int32, I uint32, l/q int64, L/Q uint64,
+ * f float, d double, c char. Native byte order.
+ *
+ * The addon compiles this same header: the C functions below are the implementation Node uses.
+ */
+#ifndef POSIX_MP_H
+#define POSIX_MP_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if !defined(__USE_XOPEN2K8) || !defined(__USE_MISC)
+#error "posix_mp.h needs POSIX.1-2008 and syscall(): compile with -std=gnu11 (the default) or -D_GNU_SOURCE"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PMP_MAGIC 0x31504d50u /* "PMP1" in a little-endian word */
+#define PMP_VERSION 1u
+#define PMP_STATE_READY 1u
+
+enum pmp_kind {
+  PMP_KIND_LOCK = 1,
+  PMP_KIND_RLOCK = 2,
+  PMP_KIND_EVENT = 3,
+  PMP_KIND_CONDITION = 4,
+  PMP_KIND_BARRIER = 5,
+  PMP_KIND_VALUE = 6,
+  PMP_KIND_ARRAY = 7,
+  PMP_KIND_QUEUE = 8,
+};
+
+/* The first 32 bytes of every named object (and of every anonymous one, inside its arena block). */
+typedef struct pmp_header {
+  uint32_t magic;        /* PMP_MAGIC */
+  uint32_t kind;         /* enum pmp_kind */
+  uint32_t state;        /* 0 while the creator initialises; PMP_STATE_READY after (futex-woken) */
+  uint32_t version;      /* PMP_VERSION */
+  uint32_t creator_pid;  /* the process that created the object */
+  uint32_t payload_size; /* bytes after the header */
+  uint32_t param[2];     /* kind-specific parameters (see above) */
+} pmp_header;
+
+#define PMP_PAYLOAD_OFFSET 32u
+#define PMP_DATA_OFFSET 16u /* Value/Array data, after their pmp_lock */
+
+/*
+ * Lock and RLock. `word` is 0 when unlocked; otherwise it identifies the owning *process* as
+ * (start_time << 32) | pid, where start_time is the low 32 bits of field 22 of /proc/<pid>/stat (the process
+ * start time in clock ticks): a pid alone could be reused by a new process after the owner died. Bit 31
+ * (PMP_LOCK_WAITERS) says someone may sleep on the lock. Waiters sleep on the word's low 32 bits with a
+ * shared futex and check every PMP_LIVENESS_MS that the owner still lives; a dead owner's lock is taken over
+ * by the next acquirer, which is told so (PMP_OWNER_DIED).
+ */
+typedef struct pmp_lock {
+  uint64_t word;
+  uint32_t owner_thread; /* RLock: the owning thread of the owner process (Node: threadId + 1) */
+  uint32_t count;        /* RLock: recursion depth */
+} pmp_lock;
+
+#define PMP_LOCK_WAITERS 0x80000000u
+#define PMP_PID_MASK 0x3fffffffu
+#define PMP_LIVENESS_MS 50
+#define PMP_OWNER_DIED 1 /* pmp_lock_acquire: acquired, but the previous owner died holding the lock */
+
+/* Event: flag is 0 or 1; waiters sleep on it with a shared futex; set() wakes them all. */
+typedef struct pmp_event {
+  uint32_t flag;
+  uint32_t reserved;
+} pmp_event;
+
+/* The futex word of a 64-bit lock word: its low half. */
+static inline uint32_t* pmp_lock_futex(pmp_lock* lock) {
+  return (uint32_t*)&lock->word + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 1);
+}
+
+/* Field 22 (starttime) of /proc/<pid>/stat, low 32 bits; 0 if the process does not exist. */
+static inline uint32_t pmp_process_start_time(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  /* The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'. */
+  char* p = strrchr(buf, ')');
+  if (p == NULL) return 0;
+  for (int field = 2; field < 22 && p != NULL; ++field) p = strchr(p + 1, ' ');
+  return p == NULL ? 0 : (uint32_t)strtoull(p + 1, NULL, 10);
+}
+
+/* This process's lock token. */
+static inline uint64_t pmp_self_token(void) {
+  static uint64_t token;
+  static pid_t token_pid;
+  pid_t pid = getpid();
+  if (token == 0 || token_pid != pid) {
+    token = ((uint64_t)pmp_process_start_time(pid) << 32) | (uint32_t)pid;
+    token_pid = pid;
+  }
+  return token;
+}
+
+/* Whether the process a lock word names is still the process that took the lock. */
+static inline int pmp_owner_alive(uint64_t word) {
+  pid_t pid = (pid_t)(word & PMP_PID_MASK);
+  if (kill(pid, 0) != 0 && errno == ESRCH) return 0;
+  return pmp_process_start_time(pid) == (uint32_t)(word >> 32);
+}
+
+/* Sleeps while *word == expected, until `until` (absolute CLOCK_MONOTONIC). Returns 0, or ECANCELED to stop
+ * waiting. The default sleeps on a shared futex; the Node addon passes one that can also be cancelled. */
+typedef int (*pmp_sleep_fn)(const uint32_t* word, uint32_t expected, const struct timespec* until, void* ctx);
+
+static inline int pmp_futex_sleep(const uint32_t* word, uint32_t expected, const struct timespec* until, void* ctx) {
+  (void)ctx;
+  syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, until, NULL, FUTEX_BITSET_MATCH_ANY);
+  return 0;
+}
+
+static inline int pmp_timespec_before(const struct timespec* a, const struct timespec* b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Tries once to take the lock: 0 (taken), PMP_OWNER_DIED (taken from a dead owner) or EBUSY. */
+static inline int pmp_lock_try(pmp_lock* lock, uint64_t token) {
+  uint64_t expected = 0;
+  if (__atomic_compare_exchange_n(&lock->word, &expected, token, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 0;
+  if (!pmp_owner_alive(expected) &&
+      __atomic_compare_exchange_n(&lock->word, &expected, token | (expected & PMP_LOCK_WAITERS), 0,
+                                  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    return PMP_OWNER_DIED;
+  }
+  return EBUSY;
+}
+
+/*
+ * Takes the lock for the process `token` (pmp_self_token()), waiting until `deadline` (absolute
+ * CLOCK_MONOTONIC; NULL = forever). Returns 0, PMP_OWNER_DIED, ETIMEDOUT, or ECANCELED (from `sleep`).
+ */
+static inline int pmp_lock_acquire_with(pmp_lock* lock, uint64_t token, const struct timespec* deadline,
+                                        pmp_sleep_fn sleep, void* ctx) {
+  uint64_t word = 0;
+  if (__atomic_compare_exchange_n(&lock->word, &word, token, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 0;
+  for (;;) {
+    if (word == 0) {
+      /* Taken by the slow path: others may sleep, so keep the waiters bit (one spurious wake at worst). */
+      if (__atomic_compare_exchange_n(&lock->word, &word, token | PMP_LOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
+                                      __ATOMIC_RELAXED)) {
+        return 0;
+      }
+      continue;
+    }
+    if (!(word & PMP_LOCK_WAITERS)) {
+      if (!__atomic_compare_exchange_n(&lock->word, &word, word | PMP_LOCK_WAITERS, 0, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED)) {
+        continue;
+      }
+      word |= PMP_LOCK_WAITERS;
+    }
+    struct timespec now, until;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (deadline != NULL && !pmp_timespec_before(&now, deadline)) return ETIMEDOUT;
+    until = now;
+    until.tv_nsec += PMP_LIVENESS_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec += 1;
+      until.tv_nsec -= 1000000000L;
+    }
+    if (deadline != NULL && pmp_timespec_before(deadline, &until)) until = *deadline;
+    if (sleep(pmp_lock_futex(lock), (uint32_t)word, &until, ctx) == ECANCELED) return ECANCELED;
+    word = __atomic_load_n(&lock->word, __ATOMIC_RELAXED);
+    if (word != 0 && !pmp_owner_alive(word)) {
+      if (__atomic_compare_exchange_n(&lock->word, &word, token | PMP_LOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
+                                      __ATOMIC_RELAXED)) {
+        return PMP_OWNER_DIED;
+      }
+    }
+  }
+}
+
+static inline int pmp_lock_acquire(pmp_lock* lock, const struct timespec* deadline) {
+  return pmp_lock_acquire_with(lock, pmp_self_token(), deadline, pmp_futex_sleep, NULL);
+}
+
+/* Releases the lock, whoever holds it (as Python's Lock allows). Returns 0, or EPERM if it was unlocked. */
+static inline int pmp_lock_release(pmp_lock* lock) {
+  uint64_t word = __atomic_load_n(&lock->word, __ATOMIC_RELAXED);
+  do {
+    if (word == 0) return EPERM;
+  } while (!__atomic_compare_exchange_n(&lock->word, &word, 0, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  if (word & PMP_LOCK_WAITERS) syscall(SYS_futex, pmp_lock_futex(lock), FUTEX_WAKE, 1, NULL, NULL, 0);
+  return 0;
+}
+
+/* The pmp_lock and data of a Value or Array whose header starts at `base`. */
+static inline pmp_lock* pmp_value_lock(void* base) { return (pmp_lock*)((char*)base + PMP_PAYLOAD_OFFSET); }
+static inline void* pmp_value_data(void* base) { return (char*)base + PMP_PAYLOAD_OFFSET + PMP_DATA_OFFSET; }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POSIX_MP_H */
