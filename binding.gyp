@@ -8,6 +8,7 @@
         "native/deadline.cc",
         "native/errors.cc",
         "native/futex.cc",
+        "native/lock.cc",
         "native/mapping.cc",
         "native/sem_async.cc",
         "native/semaphore.cc",

@@ -12,6 +12,7 @@ export const enum WaitStatus {
   TimedOut = 1,
   NotEqual = 2,
   Cancelled = 3,
+  OwnerDied = 4,
 }
 
 /** How a named object is opened (`OpenMode` in native/open_mode.h). */
@@ -59,6 +60,11 @@ export interface Binding {
   futexWait(view: Int32Array, index: number, expected: number, timeoutMs: number): number;
   futexWaitAsync(view: Int32Array, index: number, expected: number, timeoutMs: number, callback: WaitCallback): number;
   futexWake(view: Int32Array, index: number, count: number): number;
+  selfToken(): bigint;
+  lockTry(buffer: ArrayBuffer, byteOffset: number): number;
+  lockAcquireSync(buffer: ArrayBuffer, byteOffset: number, timeoutMs: number): number;
+  lockAcquireAsync(buffer: ArrayBuffer, byteOffset: number, timeoutMs: number, callback: WaitCallback): number;
+  lockWake(buffer: ArrayBuffer, byteOffset: number): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -2,6 +2,7 @@
 #include "addon.h"
 
 #include "atomics.h"
+#include "lock.h"
 #include "mapping.h"
 #include "semaphore.h"
 #include "shm.h"
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitShm(env, exports);
   InitSemaphore(env, exports);
   InitAtomics(env, exports);
+  InitLock(env, exports);
   return exports;
 }
 

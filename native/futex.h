@@ -14,6 +14,7 @@ enum class WaitStatus : int {
   kTimedOut = 1,   // the deadline passed
   kNotEqual = 2,   // the word did not hold the expected value when the wait began
   kCancelled = 3,  // the cancel word became non-zero
+  kOwnerDied = 4,  // locks only: acquired, but the previous owner died holding the lock
 };
 
 // Sleeps while *word == expected, until woken or the deadline passes. EINTR is retried.

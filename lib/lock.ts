@@ -1,0 +1,321 @@
+/**
+ * Lock and RLock on a futex word in shared memory (`pmp_lock` in native/include/posix_mp.h). The uncontended
+ * acquire and release are one compare-and-swap each on the shared view, in JavaScript: no N-API call. Only
+ * waiting goes native. The word names the owning *process* (pid plus start time, so a reused pid is not
+ * mistaken for the owner), which is why an async acquire completed by a waiter thread can be released from
+ * the JS thread, and why a holder's death — even by SIGKILL — hands the lock to the next acquirer, which
+ * sees `ownerDied === true`.
+ */
+import { threadId } from 'node:worker_threads';
+
+import { closedError, invalidArgType, mpError } from './errors.js';
+import { openExisting, parseNameOptions, type NameOptions } from './names.js';
+import { binding, WaitStatus } from './native.js';
+import { Kind, Segment } from './segment.js';
+import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from './wait.js';
+
+/** sizeof(pmp_lock). */
+export const LOCK_SIZE = 16;
+const WAITERS = 0x80000000n;
+/** This process's owner token, as native code computes it. */
+const TOKEN: bigint = binding.selfToken();
+const TOKEN_WITH_WAITERS = TOKEN | WAITERS;
+/** pmp_lock.owner_thread of this thread: 0 means "no owner". */
+const THREAD = threadId + 1;
+// pmp_lock.owner_thread and .count, as Uint32Array indexes.
+const OWNER_THREAD = 0;
+const COUNT = 1;
+
+/** An option key, not exported from the package: a lock inside another object's memory. */
+const EMBEDDED: unique symbol = Symbol('posix-mp.embeddedLock');
+
+/** Where an embedded lock lives: a Value, Condition or Barrier embeds its own pmp_lock. */
+interface Embedding {
+  segment: Segment;
+  byteOffset: number;
+}
+
+interface InternalLockOptions extends NameOptions {
+  [EMBEDDED]?: Embedding;
+}
+
+/** What Lock and RLock share: the word, its waiting, and the handle's lifetime. */
+abstract class LockBase {
+  /** The name other processes open; for an embedded lock, the name of the object that holds it. */
+  readonly name: string;
+  readonly #segment: Segment;
+  /** Whether this handle owns the segment (false for a lock embedded in a Value, Condition, Barrier). */
+  readonly #ownsSegment: boolean;
+  readonly #buffer: ArrayBuffer;
+  readonly #offset: number;
+  /** The 64-bit lock word. */
+  protected readonly word: BigUint64Array;
+  /** owner_thread and count (RLock). */
+  protected readonly meta: Uint32Array;
+  readonly #pending = new PendingWaits();
+  #ownerDied = false;
+  #closed = false;
+
+  protected constructor(kind: Kind, options: unknown) {
+    const embedding = (options as InternalLockOptions | undefined)?.[EMBEDDED];
+    if (embedding) {
+      this.#segment = embedding.segment;
+      this.#offset = embedding.byteOffset;
+      this.#ownsSegment = false;
+    } else {
+      this.#segment = Segment.open({ kind, payloadSize: LOCK_SIZE }, parseNameOptions(options));
+      this.#offset = this.#segment.payloadOffset;
+      this.#ownsSegment = true;
+    }
+    this.name = this.#segment.name;
+    this.#buffer = this.#segment.buffer;
+    this.word = new BigUint64Array(this.#buffer, this.#offset, 1);
+    this.meta = new Uint32Array(this.#buffer, this.#offset + 8, 2);
+  }
+
+  /** @internal A lock over the pmp_lock at `byteOffset` of another object's segment. */
+  static embeddedOptions(segment: Segment, byteOffset: number): NameOptions {
+    return { [EMBEDDED]: { segment, byteOffset } } as InternalLockOptions;
+  }
+
+  /**
+   * True when the most recent successful acquire through this handle took the lock over from a process that
+   * died holding it: the data the lock protects may be half-updated.
+   */
+  get ownerDied(): boolean {
+    return this.#ownerDied;
+  }
+
+  /** Whether any process holds the lock now (a snapshot). */
+  locked(): boolean {
+    this.#assertOpen();
+    return Atomics.load(this.word, 0) !== 0n;
+  }
+
+  /** Acquires, waiting without blocking the event loop. Resolves `false` on timeout. */
+  async acquire(options?: AsyncWaitOptions): Promise<boolean> {
+    this.#assertOpen();
+    const wait = parseAsyncWait(options);
+    if (wait.signal?.aborted) throw wait.signal.reason;
+    if (this.tryReenter()) return true;
+    if (Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n) return this.acquired(false);
+    if (wait.timeoutMs === 0) return this.#settle(binding.lockTry(this.#buffer, this.#offset));
+    const status = await this.#pending.run(
+      (t, cb) => binding.lockAcquireAsync(this.#buffer, this.#offset, t, cb),
+      wait,
+      'futex',
+      () => this.#releaseWord(),
+    );
+    return this.#settle(status);
+  }
+
+  /** Acquires, blocking the calling thread. Returns `false` on timeout. */
+  acquireSync(options?: SyncWaitOptions): boolean {
+    this.#assertOpen();
+    const timeout = parseSyncWait(options);
+    if (this.tryReenter()) return true;
+    if (Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n) return this.acquired(false);
+    if (timeout === 0) return this.#settle(binding.lockTry(this.#buffer, this.#offset));
+    return this.#settle(binding.lockAcquireSync(this.#buffer, this.#offset, timeout));
+  }
+
+  #settle(status: WaitStatus): boolean {
+    if (status === WaitStatus.Ok) return this.acquired(false);
+    if (status === WaitStatus.OwnerDied) return this.acquired(true);
+    return false;
+  }
+
+  /** Records a fresh acquisition by this thread. */
+  protected acquired(ownerDied: boolean): true {
+    this.#ownerDied = ownerDied;
+    return true;
+  }
+
+  /** RLock: takes the lock again if this thread holds it. */
+  protected abstract tryReenter(): boolean;
+
+  /** Releases the lock. */
+  abstract release(): void;
+
+  /** Clears the word, whoever holds it, waking a sleeper if there is one. Returns false if it was unlocked. */
+  protected releaseWord(): boolean {
+    return this.#releaseWord();
+  }
+
+  #releaseWord(): boolean {
+    let word = Atomics.compareExchange(this.word, 0, TOKEN, 0n);
+    if (word === TOKEN) return true;
+    for (;;) {
+      if (word === 0n) return false;
+      const seen = Atomics.compareExchange(this.word, 0, word, 0n);
+      if (seen === word) break;
+      word = seen;
+    }
+    if (word & WAITERS) binding.lockWake(this.#buffer, this.#offset);
+    return true;
+  }
+
+  /** Whether this process holds the word. */
+  protected heldByThisProcess(): boolean {
+    return (Atomics.load(this.word, 0) | WAITERS) === TOKEN_WITH_WAITERS;
+  }
+
+  /** Runs `fn` holding the lock; releases when `fn`'s promise settles. */
+  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Runs `fn` holding the lock, blocking until it is available. */
+  withLockSync<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    this.acquireSync();
+    try {
+      return fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** @internal Whether the calling thread may wait on / notify a Condition over this lock. */
+  abstract isMine(): boolean;
+  /** @internal Releases completely (for Condition.wait); returns what `restore` needs. */
+  abstract releaseSave(): number;
+  /** @internal After re-acquiring in Condition.wait: puts back what `releaseSave` saved. */
+  abstract restore(saved: number): void;
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedError(this.constructor.name);
+    // An embedded lock also dies with the object that holds it.
+    this.#segment.assertOpen(this.constructor.name);
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Releases this process's handle (a held lock stays held). Pending acquires reject with ERR_MP_CLOSED. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending.cancelAll(this.constructor.name);
+    if (this.#ownsSegment) this.#segment.close();
+  }
+
+  /** Removes a named lock from the system; processes that have it open keep using it. */
+  unlink(): void {
+    if (this.#ownsSegment) this.#segment.unlink();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * A non-recursive lock shared between processes (Python's `multiprocessing.Lock`). Any thread of any process
+ * may release it, as in Python; releasing it while unlocked throws `code: 'ERR_MP_RELEASE_UNLOCKED'`.
+ */
+export class Lock extends LockBase {
+  /** `{ name }` opens or creates a named lock; without a name the lock is anonymous. */
+  constructor(options?: NameOptions) {
+    super(Kind.Lock, options);
+  }
+
+  /** Opens an existing named Lock (`code: 'ENOENT'` if there is none). */
+  static open(name: string): Lock {
+    return new Lock(openExisting(name));
+  }
+
+  protected tryReenter(): boolean {
+    return false;
+  }
+
+  /** Releases the lock. */
+  release(): void {
+    if (!this.releaseWord()) throw mpError('ERR_MP_RELEASE_UNLOCKED', 'release of an unlocked Lock');
+  }
+
+  /** @internal */
+  isMine(): boolean {
+    return this.heldByThisProcess();
+  }
+
+  /** @internal */
+  releaseSave(): number {
+    this.release();
+    return 1;
+  }
+
+  /** @internal */
+  restore(): void {}
+}
+
+/**
+ * A recursive lock (Python's `multiprocessing.RLock`): the owning thread of the owning process may acquire it
+ * again; it is free once released as many times. Releasing it from any other thread or process throws
+ * `code: 'ERR_MP_NOT_OWNER'`.
+ */
+export class RLock extends LockBase {
+  /** `{ name }` opens or creates a named RLock; without a name the lock is anonymous. */
+  constructor(options?: NameOptions) {
+    super(Kind.RLock, options);
+  }
+
+  /** Opens an existing named RLock (`code: 'ENOENT'` if there is none). */
+  static open(name: string): RLock {
+    return new RLock(openExisting(name));
+  }
+
+  /** How many times the owning thread holds it (0 when this thread does not own it). */
+  get count(): number {
+    return this.isMine() ? this.meta[COUNT]! : 0;
+  }
+
+  protected tryReenter(): boolean {
+    if (!this.isMine()) return false;
+    this.meta[COUNT]!++;
+    return true;
+  }
+
+  protected override acquired(ownerDied: boolean): true {
+    this.meta[OWNER_THREAD] = THREAD;
+    this.meta[COUNT] = 1;
+    return super.acquired(ownerDied);
+  }
+
+  /** Releases one level; the last release frees the lock. */
+  release(): void {
+    if (!this.isMine()) throw mpError('ERR_MP_NOT_OWNER', 'cannot release an RLock this thread does not own');
+    if (--this.meta[COUNT]! > 0) return;
+    this.meta[OWNER_THREAD] = 0;
+    this.releaseWord();
+  }
+
+  /** @internal */
+  isMine(): boolean {
+    return this.heldByThisProcess() && this.meta[OWNER_THREAD] === THREAD;
+  }
+
+  /** @internal */
+  releaseSave(): number {
+    if (!this.isMine()) throw mpError('ERR_MP_NOT_OWNER', 'cannot wait on a Condition whose RLock this thread does not own');
+    const count = this.meta[COUNT]!;
+    this.meta[COUNT] = 0;
+    this.meta[OWNER_THREAD] = 0;
+    this.releaseWord();
+    return count;
+  }
+
+  /** @internal */
+  restore(saved: number): void {
+    this.meta[COUNT] = saved;
+  }
+}
