@@ -71,5 +71,10 @@ const require = createRequire(import.meta.url);
 /** The package root: this file is lib/native.ts in development and dist/index.* when built. */
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The loaded addon. */
-export const binding: Binding = require('node-gyp-build')(packageRoot);
+/**
+ * The loaded addon. `POSIX_MP_ADDON=/path/to/posix_mp.node` loads a specific build instead, e.g. the
+ * sanitizer build of `npm run build:debug` (see README, "Developing").
+ */
+export const binding: Binding = process.env.POSIX_MP_ADDON
+  ? require(path.resolve(process.env.POSIX_MP_ADDON))
+  : require('node-gyp-build')(packageRoot);
