@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['lib/index.ts'],
+  // child.ts is the program Process children run (dist/child.js); ESM code splitting makes it share its
+  // modules with index.js, so a child and the user's code use the same copy of the package.
+  entry: ['lib/index.ts', 'lib/child.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   shims: true,

@@ -3,6 +3,13 @@
  * them when the last process holding a descriptor or mapping exits, however it exits (SIGKILL included),
  * so nothing anonymous can ever be left in /dev/shm. Small objects (a semaphore, a lock, a Value) are packed
  * into shared 1 MiB arenas, so 100,000 of them cost a handful of descriptors and mappings, not 100,000.
+ *
+ * Closing an anonymous object gives its block back to this process's arena, where a later object of the same
+ * size class reuses it (zeroed); arenas are never unmapped, because other blocks in them may be in use.
+ * A block is never reused once any other process may use it — the object was passed to a child, or
+ * received from a parent (`markPassed`) — nor when user code may still hold a view of it (`Segment.retain`):
+ * such a block stays reserved until the arena file itself goes, with the last process that maps it.
+ * Objects larger than 64 KiB get a memory file of their own, unmapped and closed on close.
  * @internal
  */
 import { randomBytes } from 'node:crypto';
@@ -60,6 +67,16 @@ class Arena {
 const arenas: Arena[] = [];
 /** Freed blocks by size, reused before the bump pointer moves on. */
 const freeBlocks = new Map<number, Block[]>();
+/** Blocks another process has been given (or this process was given): see {@link markPassed}. */
+const passedBlocks = new WeakSet<Block>();
+
+/**
+ * Marks a block as shared with another process (passed to a child, or received from a parent). `freeBlock`
+ * never reuses it, whoever frees it: another process may use the object in it for as long as it lives.
+ */
+export function markPassed(block: Block): void {
+  passedBlocks.add(block);
+}
 
 /** Allocates `size` zeroed bytes of anonymous shared memory, aligned to 64 bytes. */
 export function allocateBlock(size: number): Block {
@@ -81,14 +98,17 @@ export function allocateBlock(size: number): Block {
 }
 
 /**
- * Returns a block for reuse. Only for blocks no other process has seen: once an object has been passed to a
- * child, its block stays reserved until the arena itself goes away with the last process.
+ * Gives a block up. A large object's own file is unmapped and closed (its memory lives on while other
+ * processes map it). An arena block is reused by a later allocation only if `reusable`: a block that another
+ * process has seen, or that user code may still reference, is never reused — it stays reserved until the
+ * arena itself goes away with the last process mapping it.
  */
-export function freeBlock(block: Block): void {
+export function freeBlock(block: Block, reusable = true): void {
   if (block.size > MAX_ARENA_OBJECT) {
     block.file.close();
     return;
   }
+  if (!reusable || passedBlocks.has(block)) return;
   const list = freeBlocks.get(block.size);
   if (list) list.push(block);
   else freeBlocks.set(block.size, [block]);

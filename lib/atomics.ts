@@ -54,8 +54,10 @@ export async function waitAsync(
   const value = validateExpected(expected);
   const parsed = parseAsyncWait(options);
   if (parsed.signal?.aborted) throw parsed.signal.reason;
-  if (Atomics.load(view, index) !== value) return 'not-equal';
-  if (parsed.timeoutMs === 0) return 'timed-out';
+  // A non-blocking native check first: it settles 'not-equal' and timeout 0 without a waiter thread, and like
+  // every other call it rejects memory that is not posix-mp shared memory (a plain Atomics.load would not).
+  const now = binding.futexWait(view, index, value, 0);
+  if (now !== WaitStatus.TimedOut || parsed.timeoutMs === 0) return RESULTS[now]!;
   const status = await pending.run((t, cb) => binding.futexWaitAsync(view, index, value, t, cb), parsed, 'futex');
   return RESULTS[status]!;
 }

@@ -1,6 +1,7 @@
 /**
  * Errors shaped like Node's own: every error the library throws carries a string `code`.
  */
+import { constants } from 'node:os';
 import { getSystemErrorMap, inspect } from 'node:util';
 
 /** An Error with a Node-style `code`. */
@@ -53,7 +54,11 @@ export function mpError(code: string, message: string): Error & CodedError {
 
 /** A system error from a negative errno, as the addon reports failures of async waits. */
 export function systemError(errno: number, syscall: string): Error & CodedError {
-  const [code, message] = getSystemErrorMap().get(errno) ?? ['UNKNOWN', 'unknown error'];
+  // Node's map comes from libuv, which lacks a few errnos (ECHILD, ENOEXEC): name those from os.constants.
+  const [code, message] = getSystemErrorMap().get(errno) ?? [
+    Object.entries(constants.errno).find(([, value]) => value === -errno)?.[0] ?? 'UNKNOWN',
+    'system error',
+  ];
   const error = withCode(new Error(`${code}: ${message}, ${syscall}`), code);
   Object.assign(error, { errno, syscall });
   return error;

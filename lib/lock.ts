@@ -50,6 +50,8 @@ abstract class LockBase {
   readonly #offset: number;
   /** The 64-bit lock word. */
   protected readonly word: BigUint64Array;
+  /** For error messages: 'Lock' or 'RLock'. */
+  readonly #what: string;
   /** owner_thread and count (RLock). */
   protected readonly meta: Uint32Array;
   readonly #pending = new PendingWaits();
@@ -70,7 +72,17 @@ abstract class LockBase {
     this.name = this.#segment.name;
     this.#buffer = this.#segment.buffer;
     this.word = new BigUint64Array(this.#buffer, this.#offset, 1);
+    this.#what = kind === Kind.Lock ? 'Lock' : 'RLock';
     this.meta = new Uint32Array(this.#buffer, this.#offset + 8, 2);
+  }
+
+  /**
+   * @internal Where the pmp_lock lives: the object that holds it (the lock's own, or a Value, Condition...)
+   * and its offset from that object's payload start. A Condition records it so that `Condition.open` finds
+   * the same lock.
+   */
+  get location(): { segment: Segment; payloadOffset: number } {
+    return { segment: this.#segment, payloadOffset: this.#offset - this.#segment.payloadOffset };
   }
 
   /** @internal A lock over the pmp_lock at `byteOffset` of another object's segment. */
@@ -100,13 +112,20 @@ abstract class LockBase {
     if (this.tryReenter()) return true;
     if (Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n) return this.acquired(false);
     if (wait.timeoutMs === 0) return this.#settle(binding.lockTry(this.#buffer, this.#offset));
+    // PendingWaits gives back only what a wait acquired with status Ok; a takeover from a dead owner acquires
+    // too, so it is reported as Ok (and remembered) — an aborted acquire then never keeps the lock.
+    let ownerDied = false;
     const status = await this.#pending.run(
-      (t, cb) => binding.lockAcquireAsync(this.#buffer, this.#offset, t, cb),
+      (t, cb) =>
+        binding.lockAcquireAsync(this.#buffer, this.#offset, t, (s) => {
+          if (s === WaitStatus.OwnerDied) ownerDied = true;
+          cb(s === WaitStatus.OwnerDied ? WaitStatus.Ok : s);
+        }),
       wait,
       'futex',
       () => this.#releaseWord(),
     );
-    return this.#settle(status);
+    return status === WaitStatus.Ok ? this.acquired(ownerDied) : false;
   }
 
   /** Acquires, blocking the calling thread. Returns `false` on timeout. */
@@ -143,6 +162,8 @@ abstract class LockBase {
   }
 
   #releaseWord(): boolean {
+    // Each Atomics call costs tens of nanoseconds in Node 20 (they are not inlined), so the common case is a
+    // single compare-and-swap: this process's token, no sleepers.
     let word = Atomics.compareExchange(this.word, 0, TOKEN, 0n);
     if (word === TOKEN) return true;
     for (;;) {
@@ -157,7 +178,11 @@ abstract class LockBase {
 
   /** Whether this process holds the word. */
   protected heldByThisProcess(): boolean {
-    return (Atomics.load(this.word, 0) | WAITERS) === TOKEN_WITH_WAITERS;
+    // A plain read (inlined, unlike Atomics) is enough: only this process puts its token into the word or takes
+    // it out (a takeover requires this process to be dead), so whatever value is read, it equals the token
+    // exactly when this process holds the lock.
+    const word = this.word[0];
+    return word === TOKEN || word === TOKEN_WITH_WAITERS;
   }
 
   /** Runs `fn` holding the lock; releases when `fn`'s promise settles. */
@@ -189,10 +214,15 @@ abstract class LockBase {
   /** @internal After re-acquiring in Condition.wait: puts back what `releaseSave` saved. */
   abstract restore(saved: number): void;
 
+  /** Throws ERR_MP_CLOSED once this handle (or, for an embedded lock, the object holding it) is closed. */
+  protected assertOpen(): void {
+    this.#assertOpen();
+  }
+
   #assertOpen(): void {
-    if (this.#closed) throw closedError(this.constructor.name);
+    if (this.#closed) throw closedError(this.#what);
     // An embedded lock also dies with the object that holds it.
-    this.#segment.assertOpen(this.constructor.name);
+    this.#segment.assertOpen(this.#what);
   }
 
   /** Whether `close()` has been called. */
@@ -204,8 +234,18 @@ abstract class LockBase {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pending.cancelAll(this.constructor.name);
-    if (this.#ownsSegment) this.#segment.close();
+    this.#pending.cancelAll(this.#what);
+    // A cancelled acquire may have taken the word just before the cancel; its callback gives it back through
+    // the view, so the memory stays mapped until every native wait has reported back.
+    if (this.#ownsSegment) this.#pending.afterNativeWaits(() => this.#segment.close());
+  }
+
+  /**
+   * @internal Runs `fn` once no native acquire started through this handle is outstanding (see `close`): an
+   * object that embeds this lock frees its memory through it.
+   */
+  afterNativeWaits(fn: () => void): void {
+    this.#pending.afterNativeWaits(fn);
   }
 
   /** Removes a named lock from the system; processes that have it open keep using it. */
@@ -240,11 +280,13 @@ export class Lock extends LockBase {
 
   /** Releases the lock. */
   release(): void {
+    this.assertOpen();
     if (!this.releaseWord()) throw mpError('ERR_MP_RELEASE_UNLOCKED', 'release of an unlocked Lock');
   }
 
   /** @internal */
   isMine(): boolean {
+    this.assertOpen();
     return this.heldByThisProcess();
   }
 
@@ -301,6 +343,7 @@ export class RLock extends LockBase {
 
   /** @internal */
   isMine(): boolean {
+    this.assertOpen();
     return this.heldByThisProcess() && this.meta[OWNER_THREAD] === THREAD;
   }
 

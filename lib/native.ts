@@ -31,11 +31,49 @@ export interface NativeSemaphore {
   getValue(): number;
   waitSync(timeoutMs: number): boolean;
   waitAsync(timeoutMs: number, callback: WaitCallback): number;
+  counter(): ArrayBuffer | undefined;
+  wake(count: number): void;
   close(): void;
 }
 
+/** What `spawn`/`daemonize` execute (`ExecPlan` in native/fork_exec.h), built by lib/spawn.ts. */
+export interface SpawnRequest {
+  /** The program as the user named it, for error messages. */
+  file: string;
+  /** execve candidates in order (the PATH search is done in TypeScript). */
+  paths: string[];
+  /** The complete argv, argv[0] included. */
+  argv: string[];
+  /** `NAME=value` strings. */
+  envp: string[];
+  cwd: string | undefined;
+  /** Child fd i becomes a copy of parent fd fds[i]; -1 opens /dev/null there, -2 leaves it closed. */
+  fds: number[];
+  setsid: boolean;
+  /** -1: the parent's group; 0: a new group led by the child; >0: join that group. */
+  pgid: number;
+  /** 0: none. */
+  deathSignal: number;
+  /** daemonize only; -1: unchanged. */
+  umask: number;
+  /** spawn only: whether the child keeps the event loop alive. */
+  ref: boolean;
+}
+
+/** Called once a child has been reaped: `code` is -1 if a signal killed it, `signal` 0 if none. */
+export type ChildExitCallback = (code: number, signal: number, coreDumped: boolean) => void;
+
 /** The addon's exports (native/addon.cc). */
 export interface Binding {
+  spawn(request: SpawnRequest, onExit: ChildExitCallback): number;
+  daemonize(request: SpawnRequest): number;
+  childWait(pid: number, timeoutMs: number): boolean;
+  childRef(pid: number, ref: boolean): boolean;
+  kill(pid: number, signal: number): void;
+  killpg(pgid: number, signal: number): void;
+  setsid(): number;
+  getpgid(pid: number): number;
+  signalDisposition(signal: number, ignore: boolean): void;
   cancelWait(id: number): boolean;
   pendingWaits(): number;
   map(fd: number, size: number): ArrayBuffer;
@@ -65,6 +103,11 @@ export interface Binding {
   lockAcquireSync(buffer: ArrayBuffer, byteOffset: number, timeoutMs: number): number;
   lockAcquireAsync(buffer: ArrayBuffer, byteOffset: number, timeoutMs: number, callback: WaitCallback): number;
   lockWake(buffer: ArrayBuffer, byteOffset: number): void;
+  socketPair(): [number, number];
+  sendMessage(fd: number, bytes: Uint8Array, fds: number[]): void;
+  receiveMessage(fd: number, maxBytes: number): { bytes: Buffer; fds: number[] } | null;
+  maxFdsPerMessage: number;
+  setParentDeathSignal(signal: number): void;
 }
 
 const require = createRequire(import.meta.url);

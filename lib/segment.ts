@@ -2,6 +2,11 @@
  * The memory of a Lock, RLock, Event, Condition, Barrier, Value, Array or Queue: a 32-byte header
  * (`pmp_header` in native/include/posix_mp.h) followed by the object's payload. A named object is the shm
  * object `/<name>` holding exactly that; an anonymous one is a block of a memfd arena (arena.ts).
+ *
+ * Lifetime: a named object persists like a file until `unlink()`; `close()` only unmaps it here. An anonymous
+ * object has no name in the file system at all, so it cannot outlive the processes using it; `close()` hands
+ * its block back to the arena for reuse unless other processes or user-held views may still use it (see
+ * `retain()` and arena.ts).
  * @internal
  */
 import { allocateBlock, freeBlock, type Block } from './arena.js';
@@ -68,8 +73,9 @@ export class Segment {
   /** The arena block of an anonymous object. */
   readonly block: Block | undefined;
   #open = true;
+  #retained = false;
 
-  private constructor(fields: Omit<Segment, 'payloadOffset' | 'anonymous' | 'assertOpen' | 'close' | 'unlink'>) {
+  private constructor(fields: Omit<Segment, 'payloadOffset' | 'anonymous' | 'assertOpen' | 'retain' | 'close' | 'unlink'>) {
     this.name = fields.name;
     this.created = fields.created;
     this.buffer = fields.buffer;
@@ -171,9 +177,10 @@ export class Segment {
     header[H_PARAM0] = this.params[0];
     header[H_PARAM1] = this.params[1];
     spec.init?.(this);
-    // Publish: openers wait for this store (and its futex wake) before they look at the payload.
+    // Publish: openers wait for this store (and its futex wake) before they look at the payload. Nobody can
+    // wait on an anonymous object yet (no other process has it), so it skips the wake — a syscall per object.
     Atomics.store(header, H_STATE, STATE_READY);
-    binding.futexWake(header, H_STATE, 0x7fffffff);
+    if (!this.block) binding.futexWake(header, H_STATE, 0x7fffffff);
   }
 
   /** Throws ERR_MP_CLOSED after `close()`. */
@@ -181,11 +188,24 @@ export class Segment {
     if (!this.#open) throw closedError(what);
   }
 
-  /** Releases this process's use of the memory. Views over it must not be used afterwards. */
+  /**
+   * Declares that the memory may be used beyond this handle's lifetime: a view or lock over it was handed to
+   * user code (which may keep it after `close()`), or the object was passed to another process. `close()`
+   * then never gives an arena block back for reuse, so no later object can alias memory someone still uses.
+   */
+  retain(): void {
+    this.#retained = true;
+  }
+
+  /**
+   * Releases this process's use of the memory. A named object is unmapped (views over it become empty). An
+   * anonymous one returns its block to the arena for reuse by later objects of this process — unless it was
+   * retained (see `retain()`); the arena itself, like any memfd, lives while any process maps it.
+   */
   close(): void {
     if (!this.#open) return;
     this.#open = false;
-    if (this.block) freeBlock(this.block);
+    if (this.block) freeBlock(this.block, !this.#retained);
     else binding.unmap(this.buffer);
   }
 

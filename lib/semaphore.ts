@@ -4,10 +4,13 @@
  * memory (see arena.ts).
  */
 import { allocateBlock, freeBlock, type Block } from './arena.js';
-import { closedError, invalidArgType, mpError } from './errors.js';
+import { constants } from 'node:os';
+
+import { closedError, invalidArgType, mpError, systemError } from './errors.js';
 import { anonymousName, openExisting, parseNameOptions, validateName, type NameOptions } from './names.js';
 import { binding, WaitStatus, type NativeSemaphore } from './native.js';
 import { validateInteger } from './validate.js';
+import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from './transfer.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from './wait.js';
 
 /** SEM_VALUE_MAX on Linux. */
@@ -17,11 +20,37 @@ const SEM_PREFIX_BYTES = 4;
 /** sizeof(sem_t) on Linux (32 bytes on 64-bit glibc). */
 const SEM_T_SIZE = 32;
 
-/** A counting semaphore shared between processes. */
+const EOVERFLOW = -constants.errno.EOVERFLOW;
+// glibc's sem_t, seen as two int32 words (little-endian): the value, and the number of sleepers.
+const VALUE = 0;
+const SLEEPERS = 1;
+
+/** Takes one token with a compare-and-swap on the value word, as glibc's sem_trywait does. */
+function tryTake(counter: Int32Array): boolean {
+  // The first read is plain (inlined; Atomics calls are not): the compare-and-swap validates it anyway.
+  for (let value = counter[VALUE]!; value > 0; ) {
+    const seen = Atomics.compareExchange(counter, VALUE, value, value - 1);
+    if (seen === value) return true;
+    value = seen;
+  }
+  return false;
+}
+
+/** A semaphore's transfer description; set in Semaphore's static block, used by BoundedSemaphore's too. */
+let describeSemaphore: (semaphore: Semaphore) => SharedDescription;
+
+/**
+ * A counting semaphore shared between processes. Where the C library is glibc (whose sem_t layout is fixed
+ * ABI: programs built against any glibc share named semaphores), posting and taking an available token are
+ * compare-and-swaps on the sem_t in JavaScript, following glibc's own protocol; native code runs only to wake
+ * or wait for sleepers.
+ */
 export class Semaphore {
   /** The name other processes open; for C, `sem_open("/" + name, 0)`. Generated for anonymous semaphores. */
   readonly name: string;
   #sem: NativeSemaphore | undefined;
+  /** The sem_t's [value, sleepers] words, when the layout is glibc's. */
+  #counter: Int32Array | undefined;
   readonly #block: Block | undefined;
   readonly #pending = new PendingWaits();
 
@@ -33,11 +62,16 @@ export class Semaphore {
     validateInteger(value, 'value', 0, SEM_VALUE_MAX);
     const naming = parseNameOptions(options, SEM_PREFIX_BYTES);
     if (naming.name === undefined) {
-      this.#block = allocateBlock(SEM_T_SIZE);
-      this.#sem = binding.Semaphore.inMemory(this.#block.file.buffer, this.#block.offset, value);
-      this.name = anonymousName();
+      // Passed by a parent process (transfer.ts): the sem_t already lives in the memory it passed.
+      const received = receivedDescription(options);
+      this.#block = received?.memory ?? allocateBlock(SEM_T_SIZE);
+      this.#sem = binding.Semaphore.inMemory(this.#block.file.buffer, this.#block.offset, received ? -1 : value);
+      if (binding.semLayoutIsGlibc) this.#counter = new Int32Array(this.#block.file.buffer, this.#block.offset, 2);
+      this.name = received?.name ?? anonymousName();
     } else {
       this.#sem = binding.Semaphore.open(`/${naming.name}`, naming.openMode, naming.mode, value).semaphore;
+      const counter = this.#sem.counter();
+      if (counter) this.#counter = new Int32Array(counter);
       this.name = naming.name;
     }
   }
@@ -62,7 +96,7 @@ export class Semaphore {
     const sem = this.#native();
     const wait = parseAsyncWait(options);
     if (wait.signal?.aborted) throw wait.signal.reason;
-    if (sem.tryWait()) return true;
+    if (this.#counter ? tryTake(this.#counter) : sem.tryWait()) return true;
     if (wait.timeoutMs === 0) return false;
     const status = await this.#pending.run((t, cb) => sem.waitAsync(t, cb), wait, 'sem_clockwait', () => sem.post(1));
     return status === WaitStatus.Ok;
@@ -71,19 +105,34 @@ export class Semaphore {
   /** Blocking form of {@link acquire}: returns `false` on timeout. */
   acquireSync(options?: SyncWaitOptions): boolean {
     const sem = this.#native();
-    return sem.waitSync(parseSyncWait(options));
+    const timeout = parseSyncWait(options);
+    if (this.#counter && tryTake(this.#counter)) return true;
+    return sem.waitSync(timeout);
   }
 
   /** Increments the semaphore `n` times (default 1), waking waiters. */
   release(n: number = 1): void {
     const sem = this.#native();
     validateInteger(n, 'n', 1, SEM_VALUE_MAX);
-    sem.post(n);
+    const counter = this.#counter;
+    if (!counter) {
+      sem.post(n);
+      return;
+    }
+    for (let value = counter[VALUE]!; ; ) {
+      if (value > SEM_VALUE_MAX - n) throw systemError(EOVERFLOW, 'sem_post');
+      const seen = Atomics.compareExchange(counter, VALUE, value, value + n);
+      if (seen === value) break;
+      value = seen;
+    }
+    // Like sem_post: only a semaphore with sleepers needs the (native) futex wake.
+    if (Atomics.load(counter, SLEEPERS) !== 0) sem.wake(n);
   }
 
   /** The current value (a snapshot: other processes may change it at any time). */
   getValue(): number {
-    return this.#native().getValue();
+    const sem = this.#native();
+    return this.#counter ? Atomics.load(this.#counter, VALUE) : sem.getValue();
   }
 
   /** Runs `fn` holding the semaphore (acquire, then release when `fn`'s promise settles). */
@@ -115,11 +164,19 @@ export class Semaphore {
 
   /** Releases this process's handle. Pending waits reject with `ERR_MP_CLOSED`. */
   close(): void {
-    if (!this.#sem) return;
-    this.#pending.cancelAll('Semaphore');
-    this.#sem.close();
+    const sem = this.#sem;
+    if (!sem) return;
     this.#sem = undefined;
-    if (this.#block) freeBlock(this.#block);
+    this.#counter = undefined;
+    this.#pending.cancelAll('Semaphore');
+    // Cancelled waits may still be returning on waiter threads, and one that took a token just before the
+    // cancel gives it back through `sem`: the native handle and an anonymous semaphore's memory stay until
+    // they have all reported back (reusing the block earlier would let a waiter thread write into it).
+    const block = this.#block;
+    this.#pending.afterNativeWaits(() => {
+      sem.close();
+      if (block) freeBlock(block);
+    });
   }
 
   /** Removes a named semaphore from the system; processes that have it open keep using it. */
@@ -130,6 +187,20 @@ export class Semaphore {
   /** Same as `close()`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  // Passing to child processes: a named semaphore by name, an anonymous one with its memory (transfer.ts).
+  static {
+    describeSemaphore = (s) => {
+      s.#native();
+      return { name: s.name, memory: s.#block };
+    };
+    registerTransfer<Semaphore>({
+      kind: 'Semaphore',
+      type: Semaphore,
+      describe: describeSemaphore,
+      revive: (d) => (d.memory ? new Semaphore(0, { [RECEIVED]: d } as NameOptions) : Semaphore.open(d.name)),
+    });
   }
 }
 
@@ -146,6 +217,18 @@ export class BoundedSemaphore extends Semaphore {
   constructor(value: number = 1, options?: NameOptions) {
     super(value, options);
     this.bound = value;
+  }
+
+  static {
+    registerTransfer<BoundedSemaphore>({
+      kind: 'BoundedSemaphore',
+      type: BoundedSemaphore,
+      describe: (s) => ({ ...describeSemaphore(s), params: s.bound }),
+      revive: (d) =>
+        d.memory
+          ? new BoundedSemaphore(d.params as number, { [RECEIVED]: d } as NameOptions)
+          : BoundedSemaphore.open(d.name, d.params as number),
+    });
   }
 
   /** Opens an existing named semaphore; `bound` is required (the semaphore itself does not store one). */

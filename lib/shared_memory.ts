@@ -6,6 +6,7 @@ import { MemoryFile } from './arena.js';
 import { closedError, invalidArgValue, mpError } from './errors.js';
 import { anonymousName, parseNameOptions, type NameOptions } from './names.js';
 import { binding, OpenMode } from './native.js';
+import { RECEIVED, receivedDescription, registerTransfer } from './transfer.js';
 import { validateBoolean, validateInteger, validateOptions } from './validate.js';
 
 /** Options of {@link SharedMemory}. */
@@ -40,6 +41,15 @@ export class SharedMemory {
     const size = o.size === undefined ? undefined : validateInteger(o.size, 'options.size', 1, Number.MAX_SAFE_INTEGER);
 
     if (naming.name === undefined) {
+      // Passed by a parent process (transfer.ts): its memory file, received and mapped here.
+      const received = receivedDescription(options);
+      if (received?.memory) {
+        this.#file = received.memory.file;
+        this.name = received.name;
+        this.size = received.memory.size;
+        this.#arrayBuffer = this.#file.buffer;
+        return;
+      }
       if (create === false) throw invalidArgValue('options.name', undefined, 'is required when create is false');
       if (size === undefined) throw invalidArgValue('options.size', undefined, 'is required to create shared memory');
       this.#file = new MemoryFile(size, 'posix-mp-shm');
@@ -107,5 +117,18 @@ export class SharedMemory {
   /** Same as `close()`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  // Passing to child processes: named memory by name, anonymous memory with its file (transfer.ts).
+  static {
+    registerTransfer<SharedMemory>({
+      kind: 'SharedMemory',
+      type: SharedMemory,
+      describe: (shm) => {
+        if (!shm.#arrayBuffer) throw closedError('SharedMemory');
+        return { name: shm.name, memory: shm.#file && { file: shm.#file, offset: 0, size: shm.size } };
+      },
+      revive: (d) => (d.memory ? new SharedMemory({ [RECEIVED]: d } as SharedMemoryOptions) : SharedMemory.open(d.name)),
+    });
   }
 }

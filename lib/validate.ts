@@ -20,9 +20,12 @@ export function validateBoolean(value: unknown, name: string, fallback: boolean)
   return value;
 }
 
+const NO_OPTIONS: Readonly<Record<string, never>> = Object.freeze({});
+
 /** Checks an options argument: undefined or a plain object. */
 export function validateOptions<T extends object>(value: unknown, name = 'options'): Partial<T> {
-  if (value === undefined || value === null) return {};
+  // Shared and frozen: hot paths (lock.acquireSync()) call this on every operation without options.
+  if (value === undefined || value === null) return NO_OPTIONS as Partial<T>;
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'of type object', value);
   return value as Partial<T>;
 }

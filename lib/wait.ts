@@ -48,6 +48,9 @@ export type StartWait = (timeoutMs: number, callback: (status: number) => void) 
 /** The waits pending on one handle, so that `close()` can cancel them. */
 export class PendingWaits {
   readonly #cancels = new Set<(error: Error) => void>();
+  /** Native waits whose callback has not come back yet (settled promises included: see afterNativeWaits). */
+  #outstanding = 0;
+  #whenDrained: (() => void)[] = [];
 
   /**
    * Runs a native wait. Resolves with its WaitStatus (Ok, TimedOut or NotEqual). `giveBack` is called if the
@@ -67,14 +70,20 @@ export class PendingWaits {
         else resolve(status as WaitStatus);
       };
       const id = start(wait.timeoutMs, (status) => {
-        if (settled) {
-          if (status === WaitStatus.Ok) giveBack?.();
-        } else if (status < 0) {
-          settle(systemError(status, syscall));
-        } else {
-          settle(undefined, status);
+        try {
+          if (settled) {
+            if (status === WaitStatus.Ok) giveBack?.();
+          } else if (status < 0) {
+            settle(systemError(status, syscall));
+          } else {
+            settle(undefined, status);
+          }
+        } finally {
+          if (--this.#outstanding === 0) this.#drain();
         }
       });
+      // The callback always comes later (from the waiter's threadsafe function), never during start().
+      this.#outstanding++;
       const cancel = (error: Error): void => {
         if (settled) return;
         settle(error);
@@ -84,6 +93,23 @@ export class PendingWaits {
       this.#cancels.add(cancel);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * Runs `fn` once every native wait started here has reported back — at once if none is out. A waiter thread
+   * keeps using the native handle (and the memory of an anonymous object) until its callback has run, and a
+   * cancelled wait that acquired anyway needs the handle to give its token back; so `close()` frees those
+   * through this, after `cancelAll`.
+   */
+  afterNativeWaits(fn: () => void): void {
+    if (this.#outstanding === 0) fn();
+    else this.#whenDrained.push(fn);
+  }
+
+  #drain(): void {
+    const fns = this.#whenDrained;
+    this.#whenDrained = [];
+    for (const fn of fns) fn();
   }
 
   /** Rejects every pending wait with ERR_MP_CLOSED and wakes their native waiters. */

@@ -2,8 +2,10 @@
 #include "addon.h"
 
 #include "atomics.h"
+#include "fd_passing.h"
 #include "lock.h"
 #include "mapping.h"
+#include "process.h"
 #include "semaphore.h"
 #include "shm.h"
 #include "waiter.h"
@@ -26,6 +28,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSemaphore(env, exports);
   InitAtomics(env, exports);
   InitLock(env, exports);
+  InitFdPassing(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 

@@ -2,12 +2,28 @@
 
 #include <uv.h>
 
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+
 namespace pmp {
 
 Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& path) {
-  // libuv's error names and messages are exactly the ones Node prints for fs errors.
-  const char* code = uv_err_name(-err);
-  std::string message = std::string(code) + ": " + uv_strerror(-err) + ", " + syscall;
+  // libuv's error names and messages are exactly the ones Node prints for fs errors. libuv lacks a few errnos
+  // (ECHILD, ENOEXEC): for those, glibc's name, and its message lower-cased the way libuv's are.
+  char code[64];
+  uv_err_name_r(-err, code, sizeof code);  // uv_err_name itself leaks memory for unknown errors
+  std::string text;
+  if (std::strncmp(code, "Unknown", 7) != 0) {
+    char buf[256];
+    text = uv_strerror_r(-err, buf, sizeof buf);
+  } else {
+    const char* name = strerrorname_np(err);
+    std::snprintf(code, sizeof code, "%s", name != nullptr ? name : "UNKNOWN");
+    text = std::strerror(err);
+    if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
+  std::string message = std::string(code) + ": " + text + ", " + syscall;
   if (!path.empty()) message += " '" + path + "'";
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));

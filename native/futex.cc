@@ -84,6 +84,9 @@ void CancelWake(std::atomic<uint32_t>* cancel) {
 }
 
 int FutexWake(const uint32_t* word, int count) {
+  // The kernel wakes one waiter even for a count of 0 (it checks the count after waking); Atomics.notify's
+  // contract is that 0 wakes nobody.
+  if (count <= 0) return 0;
   long woken = Futex(word, FUTEX_WAKE, static_cast<uint32_t>(count), nullptr, 0);
   return woken < 0 ? 0 : static_cast<int>(woken);
 }

@@ -20,9 +20,6 @@ constexpr uint64_t kValueMask = 0xffffffffu;
 constexpr uint64_t kOneWaiter = uint64_t{1} << kNwaitersShift;
 
 uint64_t* Data(sem_t* sem) { return reinterpret_cast<uint64_t*>(sem); }
-const uint32_t* ValueWord(sem_t* sem) {
-  return reinterpret_cast<const uint32_t*>(sem) + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 1);
-}
 
 constexpr double kFallbackSliceMs = 50;
 
@@ -38,8 +35,13 @@ int SlicedWait(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>
 
 }  // namespace
 
+const uint32_t* SemValueWord(sem_t* sem) {
+  return reinterpret_cast<const uint32_t*>(sem) + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 1);
+}
+
 bool SemLayoutIsGlibc() {
-#if defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
+#if defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__)) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   static const bool matches = [] {
     if (sizeof(sem_t) < sizeof(uint64_t) + sizeof(int)) return false;
     sem_t sem;
@@ -61,7 +63,17 @@ bool SemLayoutIsGlibc() {
 #endif
 }
 
-int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel) {
+namespace {
+
+// A wait that was cancelled (its promise already rejected, or the environment is going away) must not keep a
+// token it took in the meantime: it posts it back, so no other waiter in any process loses it.
+int GiveBackIfCancelled(sem_t* sem, int status, const std::atomic<uint32_t>* cancel) {
+  if (status != static_cast<int>(WaitStatus::kOk) || cancel->load(std::memory_order_acquire) == 0) return status;
+  sem_post(sem);
+  return static_cast<int>(WaitStatus::kCancelled);
+}
+
+int SemWait(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel) {
   if (sem_trywait(sem) == 0) return static_cast<int>(WaitStatus::kOk);
   if (!SemLayoutIsGlibc()) return SlicedWait(sem, deadline, cancel);
 
@@ -69,11 +81,11 @@ int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<u
   uint64_t d = __atomic_add_fetch(Data(sem), kOneWaiter, __ATOMIC_RELAXED);
   for (;;) {
     if ((d & kValueMask) == 0) {
-      WaitStatus status = FutexWaitCancellable(ValueWord(sem), 0, deadline, cancel);
+      WaitStatus status = FutexWaitCancellable(SemValueWord(sem), 0, deadline, cancel);
       if (status == WaitStatus::kTimedOut || status == WaitStatus::kCancelled) {
         d = __atomic_sub_fetch(Data(sem), kOneWaiter, __ATOMIC_RELAXED);
         // A post may have woken us instead of another sleeper; hand its wake-up on so no token sits unseen.
-        if ((d & kValueMask) != 0 && (d >> kNwaitersShift) != 0) FutexWake(ValueWord(sem), 1);
+        if ((d & kValueMask) != 0 && (d >> kNwaitersShift) != 0) FutexWake(SemValueWord(sem), 1);
         return static_cast<int>(status);
       }
       d = __atomic_load_n(Data(sem), __ATOMIC_RELAXED);
@@ -82,6 +94,12 @@ int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<u
       return static_cast<int>(WaitStatus::kOk);
     }
   }
+}
+
+}  // namespace
+
+int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel) {
+  return GiveBackIfCancelled(sem, SemWait(sem, deadline, cancel), cancel);
 }
 
 }  // namespace pmp

@@ -15,10 +15,16 @@
 namespace pmp {
 
 // Decrements the semaphore, waiting until the deadline or the cancellation. Returns a WaitStatus value
-// (kOk: acquired) or a negative errno.
+// (kOk: acquired) or a negative errno. A cancelled wait never keeps a token: if it got one anyway, it posts
+// it back and reports kCancelled.
 int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel);
 
 // Checks once, on a private semaphore, that this libc's sem_t has the layout SemWaitCancellable expects.
 bool SemLayoutIsGlibc();
+
+// With glibc's layout: the 32-bit value word of the sem_t (sleepers wait on it) and the word after it, the
+// number of sleepers. lib/semaphore.ts reads both through a view to post and try-wait without native calls.
+const uint32_t* SemValueWord(sem_t* sem);
+constexpr size_t kSemCounterBytes = 8;
 
 }  // namespace pmp

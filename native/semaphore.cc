@@ -8,6 +8,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "futex.h"
 #include "mapping.h"
 #include "open_mode.h"
 #include "sem_async.h"
@@ -38,6 +39,7 @@ class SemWaitJob : public WaitJob {
 
  private:
   std::shared_ptr<SemHandle> handle_;
+  Napi::Reference<Napi::ArrayBuffer> counter_;
 };
 
 class Semaphore : public Napi::ObjectWrap<Semaphore> {
@@ -53,6 +55,8 @@ class Semaphore : public Napi::ObjectWrap<Semaphore> {
                            InstanceMethod<&Semaphore::GetValue>("getValue"),
                            InstanceMethod<&Semaphore::WaitSync>("waitSync"),
                            InstanceMethod<&Semaphore::WaitAsync>("waitAsync"),
+                           InstanceMethod<&Semaphore::Counter>("counter"),
+                           InstanceMethod<&Semaphore::Wake>("wake"),
                            InstanceMethod<&Semaphore::Close>("close"),
                        });
   }
@@ -177,12 +181,38 @@ class Semaphore : public Napi::ObjectWrap<Semaphore> {
     return Napi::Number::New(env, id);
   }
 
+  // counter() -> ArrayBuffer over a named semaphore's value and sleeper-count words (in sem_open's
+  // mapping), or undefined when this libc's layout is not glibc's. lib/semaphore.ts posts and try-waits
+  // through it with Atomics, as glibc does, because a call through a wrapped native object costs several
+  // times the semaphore operation itself. close() detaches it before sem_close unmaps the words.
+  Napi::Value Counter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    sem_t* sem = Sem(env);
+    if (!SemLayoutIsGlibc() || !handle_->named) return env.Undefined();
+    if (counter_.IsEmpty()) {
+      void* words = const_cast<uint32_t*>(SemValueWord(sem));
+      counter_ = Napi::Persistent(Napi::ArrayBuffer::New(env, words, kSemCounterBytes, [](Napi::Env, void*) {}));
+    }
+    return counter_.Value();
+  }
+
+  // wake(n): wakes up to n sleepers after lib/semaphore.ts raised the value through counter().
+  Napi::Value Wake(const Napi::CallbackInfo& info) {
+    FutexWake(SemValueWord(Sem(info.Env())), static_cast<int>(ArgUint32(info, 0)));
+    return info.Env().Undefined();
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!counter_.IsEmpty()) {
+      counter_.Value().Detach();
+      counter_.Reset();
+    }
     handle_.reset();
     return info.Env().Undefined();
   }
 
   std::shared_ptr<SemHandle> handle_;
+  Napi::Reference<Napi::ArrayBuffer> counter_;
 };
 
 }  // namespace

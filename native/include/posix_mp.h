@@ -10,12 +10,18 @@
  *   Lock        pmp_lock at 0
  *   RLock       pmp_lock at 0
  *   Event       pmp_event at 0
+ *   Condition   pmp_condition at 0
+ *   Barrier     pmp_barrier at 0; header.param[0] is the number of parties
  *   Value       pmp_lock at 0 (used when the Value has its own lock), the value at PMP_DATA_OFFSET
  *   Array       pmp_lock at 0, then header.param[1] elements at PMP_DATA_OFFSET
  *
  * Value/Array: header.param[0] is the typecode character ('b', 'd', ...), param[1] the length (1 for a
  * Value). Element types: b int8, B uint8, h int16, H uint16, i int32, I uint32, l/q int64, L/Q uint64,
- * f float, d double, c char. Native byte order.
+ * f float, d double, c char. Native byte order. The data starts 8-byte aligned. Node uses a Value's or
+ * Array's own pmp_lock as an RLock (owner_thread/count are its recursion bookkeeping); a C program takes it
+ * non-recursively with pmp_lock_acquire/pmp_lock_release, which excludes Node just the same. A Value
+ * created with another Lock (or with none) leaves its own pmp_lock unused: use the lock its creator chose.
+ * pmp_open() below opens a named object and checks its header.
  *
  * The addon compiles this same header: the C functions below are the implementation Node uses.
  */
@@ -24,12 +30,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,12 +105,49 @@ typedef struct pmp_event {
   uint32_t reserved;
 } pmp_event;
 
+/*
+ * Condition. `state` counts the sleepers (high 32 bits) and the notifications not yet taken (low 32 bits,
+ * the futex word, which sleepers wait on while it is 0). wait(): holding the lock, add 1 << 32 to state;
+ * release the lock; take a notification (compare-and-swap state to state - 1 while the low half is > 0),
+ * sleeping in between; on timeout, leave in one compare-and-swap: take a notification if there is one (the
+ * wait then counts as notified), else subtract 1 << 32; re-acquire the lock. notify(n), holding the lock:
+ * move k = min(n, sleepers) from the high half to the low half in one compare-and-swap, then FUTEX_WAKE k.
+ * The lock is `lock` below when lock_kind is 0; otherwise the constructor was given a Lock (PMP_KIND_LOCK)
+ * or RLock (PMP_KIND_RLOCK) at offset lock_offset in the payload of the object named lock_name, of kind
+ * lock_holder (a Lock, RLock, Value, ...; lock_anonymous = 1 if that object has no system name).
+ */
+typedef struct pmp_condition {
+  pmp_lock lock;
+  uint64_t state;
+  uint32_t lock_kind;
+  uint32_t lock_holder;
+  uint32_t lock_offset;
+  uint32_t lock_anonymous;
+  uint32_t lock_name_length;
+  char lock_name[256]; /* not NUL-terminated */
+} pmp_condition;
+
+/*
+ * Barrier: CPython's threading.Barrier on shared fields, guarded by `lock` (a non-recursive Lock) with a
+ * Condition whose state word is `cond` (the protocol of pmp_condition.state).
+ */
+typedef struct pmp_barrier {
+  pmp_lock lock;
+  uint64_t cond;
+  int32_t state;  /* 0 filling, 1 draining, -1 resetting, -2 broken */
+  uint32_t count; /* parties inside wait() */
+} pmp_barrier;
+
 /* The futex word of a 64-bit lock word: its low half. */
 static inline uint32_t* pmp_lock_futex(pmp_lock* lock) {
   return (uint32_t*)&lock->word + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 1);
 }
 
-/* Field 22 (starttime) of /proc/<pid>/stat, low 32 bits; 0 if the process does not exist. */
+/*
+ * Field 22 (starttime) of /proc/<pid>/stat, low 32 bits; 0 if the process does not exist or has exited. An
+ * exited process stays a zombie (state Z) until its parent reaps it, and a parent blocked acquiring a lock
+ * its killed child held cannot reap it: a zombie must count as dead, or the two would wait for each other.
+ */
 static inline uint32_t pmp_process_start_time(pid_t pid) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -114,6 +160,7 @@ static inline uint32_t pmp_process_start_time(pid_t pid) {
   /* The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'. */
   char* p = strrchr(buf, ')');
   if (p == NULL) return 0;
+  if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) return 0; /* field 3, the state: zombie or dead */
   for (int field = 2; field < 22 && p != NULL; ++field) p = strchr(p + 1, ' ');
   return p == NULL ? 0 : (uint32_t)strtoull(p + 1, NULL, 10);
 }
@@ -147,6 +194,17 @@ static inline int pmp_futex_sleep(const uint32_t* word, uint32_t expected, const
   return 0;
 }
 
+/* How many times pmp_lock_acquire polls the word before it sleeps (each poll a CPU pause: a few µs in all). */
+#define PMP_SPIN_LIMIT 100
+
+static inline void pmp_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 static inline int pmp_timespec_before(const struct timespec* a, const struct timespec* b) {
   return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
@@ -171,6 +229,19 @@ static inline int pmp_lock_acquire_with(pmp_lock* lock, uint64_t token, const st
                                         pmp_sleep_fn sleep, void* ctx) {
   uint64_t word = 0;
   if (__atomic_compare_exchange_n(&lock->word, &word, token, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 0;
+  /* Spin a little before sleeping: a lock held for a short critical section by a process running on another
+   * CPU is usually free within microseconds, and taking it here, without the waiters bit, keeps this acquire
+   * and the next release free of futex syscalls. Pointless with one CPU. */
+  static long cpus;
+  if (cpus == 0) cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  for (int spin = 0; cpus > 1 && spin < PMP_SPIN_LIMIT; ++spin) {
+    pmp_cpu_relax();
+    word = __atomic_load_n(&lock->word, __ATOMIC_RELAXED);
+    if (word == 0 &&
+        __atomic_compare_exchange_n(&lock->word, &word, token, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+      return 0;
+    }
+  }
   for (;;) {
     if (word == 0) {
       /* Taken by the slow path: others may sleep, so keep the waiters bit (one spurious wake at worst). */
@@ -222,9 +293,95 @@ static inline int pmp_lock_release(pmp_lock* lock) {
   return 0;
 }
 
+/* Event: sets the flag and wakes every waiter, in any process. */
+static inline void pmp_event_set(pmp_event* event) {
+  if (__atomic_exchange_n(&event->flag, 1u, __ATOMIC_SEQ_CST) == 0) {
+    syscall(SYS_futex, &event->flag, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+  }
+}
+
+static inline void pmp_event_clear(pmp_event* event) { __atomic_store_n(&event->flag, 0u, __ATOMIC_SEQ_CST); }
+
+static inline int pmp_event_is_set(const pmp_event* event) { return __atomic_load_n(&event->flag, __ATOMIC_SEQ_CST) != 0; }
+
+/* Waits until the event is set (returns 1) or `deadline` (absolute CLOCK_MONOTONIC; NULL = forever) passes (0). */
+static inline int pmp_event_wait(pmp_event* event, const struct timespec* deadline) {
+  while (!pmp_event_is_set(event)) {
+    if (deadline != NULL) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (!pmp_timespec_before(&now, deadline)) return 0;
+    }
+    syscall(SYS_futex, &event->flag, FUTEX_WAIT_BITSET, 0u, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+  }
+  return 1;
+}
+
 /* The pmp_lock and data of a Value or Array whose header starts at `base`. */
 static inline pmp_lock* pmp_value_lock(void* base) { return (pmp_lock*)((char*)base + PMP_PAYLOAD_OFFSET); }
 static inline void* pmp_value_data(void* base) { return (char*)base + PMP_PAYLOAD_OFFSET + PMP_DATA_OFFSET; }
+
+/* The payload of the object whose header starts at `base` (a Lock's or RLock's pmp_lock, an Event's pmp_event). */
+static inline void* pmp_payload(void* base) { return (char*)base + PMP_PAYLOAD_OFFSET; }
+
+/* pmp_open's work on the descriptor: waits for the creator, maps, checks the header. */
+static inline void* pmp_map_object(int fd, uint32_t kind, size_t* size) {
+  /* A creator runs shm_open, then ftruncate, then initialises the header and publishes PMP_STATE_READY. */
+  struct stat st;
+  for (int tries = 0;; ++tries) {
+    if (fstat(fd, &st) != 0) return NULL;
+    if ((size_t)st.st_size >= sizeof(pmp_header)) break;
+    if (tries == 5000) {
+      errno = ETIMEDOUT;
+      return NULL;
+    }
+    usleep(1000);
+  }
+  void* base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return NULL;
+  pmp_header* header = (pmp_header*)base;
+  const struct timespec step = {0, 1000000L};
+  int error = 0;
+  for (int tries = 0; __atomic_load_n(&header->state, __ATOMIC_ACQUIRE) != PMP_STATE_READY; ++tries) {
+    if (tries == 5000) {
+      error = ETIMEDOUT;
+      break;
+    }
+    syscall(SYS_futex, &header->state, FUTEX_WAIT, 0, &step, NULL, 0);
+  }
+  if (error == 0 && (header->magic != PMP_MAGIC || header->version != PMP_VERSION || header->kind != kind ||
+                     (size_t)st.st_size < PMP_PAYLOAD_OFFSET + (size_t)header->payload_size)) {
+    error = EPROTO;
+  }
+  if (error != 0) {
+    munmap(base, (size_t)st.st_size);
+    errno = error;
+    return NULL;
+  }
+  *size = (size_t)st.st_size;
+  return base;
+}
+
+/*
+ * Opens the named object NAME ("NAME" or "/NAME") of kind `kind` and maps it read-write. Returns the address
+ * of its pmp_header and stores the mapping's size in *size (unmap with munmap(base, *size)); on failure
+ * returns NULL with errno set: ENOENT (no such object), EPROTO (not a posix-mp object of that kind),
+ * ETIMEDOUT (its creator did not finish initialising it within 5 s), or shm_open's and mmap's errors.
+ */
+static inline void* pmp_open(const char* name, uint32_t kind, size_t* size) {
+  char path[NAME_MAX + 2];
+  if (snprintf(path, sizeof path, "%s%s", name[0] == '/' ? "" : "/", name) >= (int)sizeof path) {
+    errno = ENAMETOOLONG;
+    return NULL;
+  }
+  int fd = shm_open(path, O_RDWR, 0);
+  if (fd < 0) return NULL;
+  void* base = pmp_map_object(fd, kind, size);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return base;
+}
 
 #ifdef __cplusplus
 }

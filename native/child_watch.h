@@ -1,0 +1,64 @@
+// The children of one Node environment (main thread or worker_thread), watched on its event loop: each
+// child's pidfd is polled by a uv_poll_t, and when it becomes readable the child is reaped by its own pidfd
+// (waitid P_PIDFD) — never waitpid(-1), which would steal child_process's children — and its exit callback
+// runs on the JS thread. No exited child stays a zombie, whether or not anyone asks for its status.
+#pragma once
+
+#include <napi.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include <unordered_map>
+
+#include "deadline.h"
+
+namespace pmp {
+
+class ChildWatches {
+ public:
+  // The environment's watch list. It releases itself (closing every handle) when the environment is torn
+  // down; children still running then are handed to the spawner thread to be reaped (spawner.h).
+  static ChildWatches* Create(Napi::Env env);
+
+  // Watches a child; takes ownership of its pidfd. `on_exit(code, signal, coreDumped)` is called once, on
+  // the JS thread, after the child has been reaped: code is the exit status (-1 if killed), signal the
+  // signal number that killed it (0 if none). A ref'ed child keeps the event loop alive until it exits.
+  void Add(Napi::Env env, pid_t pid, int pidfd, Napi::Function on_exit, bool ref);
+  bool Has(pid_t pid) const { return children_.count(pid) != 0; }
+  // Whether this child keeps the event loop alive. False if the child is not (or no longer) watched.
+  bool SetRef(pid_t pid, bool ref);
+  // Blocks this thread until the child exits or the deadline passes. On exit the child is reaped and its
+  // callback has been called when this returns true. The child must be watched (see Has).
+  bool WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline);
+
+ private:
+  struct Child {
+    uv_poll_t poll;
+    ChildWatches* owner;
+    pid_t pid;
+    int pidfd;
+    Napi::FunctionReference on_exit;
+  };
+  struct ExitInfo {
+    int code = -1;
+    int signal = 0;
+    bool core_dumped = false;
+  };
+
+  ChildWatches(napi_env env, uv_loop_t* loop) : env_(env), loop_(loop) {}
+  static bool TryReap(int pidfd, ExitInfo* info);
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+  static void OnClosed(uv_handle_t* handle);
+  static void OnCleanup(napi_async_cleanup_hook_handle handle, void* self);
+  void Close(Child* child);
+  void Finish(Child* child, const ExitInfo& info, bool from_event_loop);
+
+  napi_env env_;
+  uv_loop_t* loop_;
+  std::unordered_map<pid_t, Child*> children_;
+  size_t closing_ = 0;  // handles whose uv_close has not completed
+  bool torn_down_ = false;
+  napi_async_cleanup_hook_handle cleanup_ = nullptr;
+};
+
+}  // namespace pmp
