@@ -51,6 +51,7 @@ class LockWaitJob : public WaitJob {
     return StatusOf(pmp_lock_acquire_with(LockAt(range_), kSelfToken, deadline.Ptr(), CancellableSleep,
                                           const_cast<std::atomic<uint32_t>*>(cancel)));
   }
+  void GiveBack() override { pmp_lock_release(LockAt(range_)); }
 
  private:
   MappedRange range_;

@@ -36,6 +36,7 @@ class SemWaitJob : public WaitJob {
   int Run(const Deadline& deadline, const std::atomic<uint32_t>* cancel) override {
     return SemWaitCancellable(handle_->sem, deadline, cancel);
   }
+  void GiveBack() override { sem_post(handle_->sem); }
 
  private:
   std::shared_ptr<SemHandle> handle_;

@@ -89,8 +89,7 @@ void Waiter::ThreadMain() {
       queue_.pop_front();
       lock.unlock();
       wait->result = wait->job->Run(wait->deadline, &wait->cancel);
-      // Release the job (and the memory it holds) before handing the result to JS.
-      wait->job.reset();
+      // The job (and what it holds) lives until the result is delivered or dropped: see CallJs.
       tsfn_.NonBlockingCall(new std::shared_ptr<Wait>(std::move(wait)));
       lock.lock();
     }
@@ -101,8 +100,15 @@ retire:
 }
 
 void Waiter::CallJs(Napi::Env env, Napi::Function, Waiter* waiter, std::shared_ptr<Wait>* wait) {
-  // env is null when the environment is going away; then only the result's memory needs freeing.
-  if (env != nullptr && waiter != nullptr) waiter->Deliver(*wait);
+  if (env != nullptr && waiter != nullptr) {
+    waiter->Deliver(*wait);
+  } else {
+    // The environment is going away and JS will never see this result: whatever the wait took goes back.
+    const int result = (*wait)->result;
+    if (result == static_cast<int>(WaitStatus::kOk) || result == static_cast<int>(WaitStatus::kOwnerDied)) {
+      (*wait)->job->GiveBack();
+    }
+  }
   delete wait;
 }
 

@@ -24,6 +24,9 @@ class WaitJob {
  public:
   virtual ~WaitJob() = default;
   virtual int Run(const Deadline& deadline, const std::atomic<uint32_t>* cancel) = 0;
+  // Undoes a successful Run whose result can no longer reach JS (the environment is going away): a taken
+  // semaphore token or lock must not be lost to the other processes.
+  virtual void GiveBack() {}
 };
 
 class Waiter {
