@@ -39,8 +39,12 @@ export async function finished(child: ChildProcess): Promise<ChildResult> {
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  // 'close', not 'exit': only then have the child's stdout and stderr been read to the end.
-  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  // Output can still be in flight at 'exit'; 'close' says it has all been read — unless a grandchild that
+  // inherited the pipes keeps them open (some tests make exactly such grandchildren), hence the bound.
+  if (child.stdout && !child.stdout.readableEnded) {
+    await Promise.race([once(child, 'close'), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
+  }
   return { code, signal, stdout, stderr };
 }
 
