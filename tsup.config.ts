@@ -3,7 +3,9 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   // child.ts is the program Process children run (dist/child.js); ESM code splitting makes it share its
   // modules with index.js, so a child and the user's code use the same copy of the package.
-  entry: ['lib/index.ts', 'lib/child.ts'],
+  // child_warm_up.ts imports the package by its name, as users do: that import must stay one.
+  entry: ['lib/index.ts', 'lib/child.ts', 'lib/child_warm_up.ts'],
+  external: ['posix-mp'],
   format: ['esm', 'cjs'],
   dts: true,
   shims: true,

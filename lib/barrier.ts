@@ -3,7 +3,7 @@
  * draining, resetting and broken, and a count of the parties inside `wait()` — on fields in shared memory
  * (`pmp_barrier` in native/include/posix_mp.h), guarded by a Lock and a Condition stored in the same object.
  */
-import { ConditionCore, CONDITION_STATE_OFFSET, InFlight } from './condition.js';
+import { ConditionCore, CONDITION_CORE_SIZE, CONDITION_STATE_OFFSET, InFlight } from './condition.js';
 import { closedError, invalidArgType, mpError } from './errors.js';
 import { Lock } from './lock.js';
 import { OPEN_EXISTING, openExisting, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
@@ -12,9 +12,9 @@ import { validateInteger, validateOptions, validateTimeout } from './validate.js
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type ParsedAsyncWait, type SyncWaitOptions } from './wait.js';
 
 /** sizeof(pmp_barrier). */
-const BARRIER_SIZE = 32;
+const BARRIER_SIZE = 40;
 /** pmp_barrier.state and .count, as an Int32Array from this offset of the payload. */
-const FIELDS_OFFSET = CONDITION_STATE_OFFSET + 8;
+const FIELDS_OFFSET = CONDITION_STATE_OFFSET + CONDITION_CORE_SIZE;
 const STATE = 0;
 const COUNT = 1;
 // pmp_barrier.state: CPython's _state values.
@@ -61,6 +61,12 @@ export interface BarrierOptions extends NameOptions, BarrierBehaviour {}
  * are pending breaks the barrier the same way; those waits reject with `ERR_MP_CLOSED`. A process that dies
  * inside `wait()` leaves the barrier counting it: the others time out (if they gave a timeout) and break it,
  * and it cannot be reset until that round's count drains — create a new one.
+ *
+ * `reset()` and `abort()` are synchronous, as in Python: they block the thread while they take the barrier's
+ * internal lock, which parties hold only for their bookkeeping. Like any process-owned {@link Lock} taken
+ * synchronously, that lock cannot be taken while this very process's async `wait()` has just been granted it
+ * and has not yet resumed; call them from code that is not racing its own pending waits, or from another
+ * process.
  */
 export class Barrier {
   /** The name other processes open (generated for an anonymous Barrier). */
@@ -198,7 +204,7 @@ export class Barrier {
       } else {
         this.#state = FILLING;
       }
-      this.#cond.notify(Infinity);
+      this.#cond.notifyAll();
     } finally {
       this.#lock.release();
     }
@@ -255,7 +261,7 @@ export class Barrier {
     try {
       this.#action?.();
       this.#state = DRAINING;
-      this.#cond.notify(Infinity);
+      this.#cond.notifyAll();
     } catch (error) {
       this.#break();
       throw error;
@@ -276,14 +282,14 @@ export class Barrier {
     this.#count = this.#count - 1;
     if (this.#count === 0 && (this.#state === RESETTING || this.#state === DRAINING)) {
       this.#state = FILLING;
-      this.#cond.notify(Infinity);
+      this.#cond.notifyAll();
     }
   }
 
   /** _break. */
   #break(): void {
     this.#state = BROKEN;
-    this.#cond.notify(Infinity);
+    this.#cond.notifyAll();
   }
 
   #assertOpen(): void {

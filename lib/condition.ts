@@ -1,13 +1,16 @@
 /**
- * Condition (Python's `multiprocessing.Condition`) on one 64-bit word in shared memory (`pmp_condition` in
- * native/include/posix_mp.h): its high half counts the sleepers, its low half the notifications not yet
- * taken, and sleepers wait on the low half with a shared futex while it is 0. `notify(n)` moves
- * min(n, sleepers) from one half to the other in a single compare-and-swap, so exactly that many waits
- * return `true`, whichever processes they are in; a sleeper that times out leaves in a single
- * compare-and-swap too (taking a notification if one is there, so none is lost).
+ * Condition (Python's `multiprocessing.Condition`) on two words in shared memory (`pmp_condition` in
+ * native/include/posix_mp.h): a 64-bit state — the sleepers, the notifications not yet taken, and a broadcast
+ * generation — and a 32-bit epoch that every notify advances and sleepers futex-wait on.
+ *
+ * `notify(n)` moves min(n, sleepers) to notifications in one compare-and-swap, advances the epoch and wakes
+ * that many, so exactly that many waits return `true`, whichever processes they are in. A sleeper may take
+ * a notification only once the epoch has moved since it began waiting, so a wait that begins after a
+ * notify() cannot take that notify's notification from a sleeper it was meant for (unless a second notify
+ * comes first). `notifyAll` starts a new generation instead: every wait begun before it returns `true`
+ * without taking anything, so nothing can hold it up. A sleeper that times out leaves in one
+ * compare-and-swap too, taking a notification meant for it if there is one, so none is lost.
  */
-import { endianness } from 'node:os';
-
 import { closedError, invalidArgType, mpError } from './errors.js';
 import { deadlineOf, remainingMs } from './event.js';
 import { Lock, LOCK_SIZE, RLock } from './lock.js';
@@ -26,18 +29,37 @@ import {
 
 /** sizeof(pmp_condition). */
 const CONDITION_SIZE = 304;
-/** Offset of pmp_condition.state (and of pmp_barrier.cond) in the payload. */
+/** Offset of pmp_condition.state (and of pmp_barrier.cond) in the payload; the epoch follows it. */
 export const CONDITION_STATE_OFFSET = LOCK_SIZE;
+/** Bytes of the state word and the epoch (padded to 8 in neither case: the next field is 4-aligned). */
+export const CONDITION_CORE_SIZE = 12;
 /** pmp_condition.lock_kind .. lock_name_length, as a Uint32Array. */
-const REF_OFFSET = 24;
+const REF_OFFSET = 28;
 const REF_WORDS = 5;
 const NAME_OFFSET = REF_OFFSET + REF_WORDS * 4;
 const NAME_BYTES = 256;
 
-const ONE_SLEEPER = 1n << 32n;
-const LOW_HALF = 0xffffffffn;
-/** The futex word (the low half of the state word) as an Int32Array index within the word. */
-const FUTEX_INDEX = endianness() === 'LE' ? 0 : 1;
+// The state word: notifications in bits 0-19, sleepers in bits 20-39, the broadcast generation in 40-63.
+const COUNT_MASK = 0xfffffn;
+const ONE_SLEEPER = 1n << 20n;
+const GENERATION_SHIFT = 40n;
+const GENERATION_MASK = 0xffffffn;
+/** At most this many waits may be pending on one Condition at a time. */
+const MAX_WAITS = 0xfffff;
+
+function sleepersOf(state: bigint): number {
+  return Number((state >> 20n) & COUNT_MASK);
+}
+
+function notificationsOf(state: bigint): number {
+  return Number(state & COUNT_MASK);
+}
+
+/** What a wait remembers of the moment it began (holding the lock). */
+interface Ticket {
+  generation: bigint;
+  epoch: number;
+}
 
 function notOwner(action: string): Error {
   return mpError('ERR_MP_NOT_OWNER', `cannot ${action} an un-acquired Condition (acquire its lock first)`);
@@ -74,55 +96,71 @@ export class InFlight {
 }
 
 /**
- * The wait/notify protocol over a state word, with the lock given to each call: Condition uses it over its
- * payload, Barrier over its own. Every wait returns holding the lock again, also when it throws.
+ * The wait/notify protocol over a state word and an epoch, with the lock given to each call: Condition uses
+ * it over its payload, Barrier over its own. Every wait returns holding the lock again, also when it throws.
  * @internal
  */
 export class ConditionCore {
-  /** The state word: sleepers << 32 | notifications. */
   readonly #state: BigUint64Array;
-  /** Its low half, which sleepers futex-wait on. */
-  readonly #futex: Int32Array;
+  /** The epoch: advanced by every notify; the futex word sleepers wait on. */
+  readonly #epoch: Int32Array;
   readonly #pending = new PendingWaits();
   readonly #what: string;
   #cancelled = false;
 
   constructor(buffer: ArrayBuffer, byteOffset: number, what: string) {
     this.#state = new BigUint64Array(buffer, byteOffset, 1);
-    this.#futex = new Int32Array(buffer, byteOffset, 2).subarray(FUTEX_INDEX, FUTEX_INDEX + 1);
+    this.#epoch = new Int32Array(buffer, byteOffset + 8, 1);
     this.#what = what;
   }
 
-  /** Wakes up to `n` sleepers (Infinity: all). Returns how many were notified. The caller holds the lock. */
+  /** Wakes up to `n` sleepers. Returns how many were notified. The caller holds the lock. */
   notify(n: number): number {
     let state = Atomics.load(this.#state, 0);
     for (;;) {
-      const k = Math.min(n, Number(state >> 32n));
+      const k = Math.min(n, sleepersOf(state));
+      // Nothing to notify: the epoch stays, so no later wait becomes able to take older notifications.
       if (k === 0) return 0;
-      const next = state - BigInt(k) * ONE_SLEEPER + BigInt(k);
-      const seen = Atomics.compareExchange(this.#state, 0, state, next);
+      const seen = Atomics.compareExchange(this.#state, 0, state, state - BigInt(k) * ONE_SLEEPER + BigInt(k));
       if (seen === state) {
-        binding.futexWake(this.#futex, 0, k);
+        Atomics.add(this.#epoch, 0, 1);
+        binding.futexWake(this.#epoch, 0, k);
         return k;
       }
       state = seen;
     }
   }
 
-  /** Python's `Condition.wait`, blocking the thread. The caller has checked that it holds `lock`. */
+  /** Wakes every wait begun before this call. The caller holds the lock. */
+  notifyAll(): void {
+    let state = Atomics.load(this.#state, 0);
+    for (;;) {
+      if ((state & ((COUNT_MASK << 20n) | COUNT_MASK)) === 0n) return;
+      const generation = ((state >> GENERATION_SHIFT) + 1n) & GENERATION_MASK;
+      const seen = Atomics.compareExchange(this.#state, 0, state, generation << GENERATION_SHIFT);
+      if (seen === state) break;
+      state = seen;
+    }
+    Atomics.add(this.#epoch, 0, 1);
+    binding.futexWake(this.#epoch, 0, 0x7fffffff);
+  }
+
+  /** Python's `Condition.wait`, blocking the thread. */
   waitSync(lock: Lock | RLock, timeoutMs: number): boolean {
     if (!lock.isMine()) throw notOwner('wait on');
     const deadline = deadlineOf(timeoutMs);
-    Atomics.add(this.#state, 0, ONE_SLEEPER);
+    const ticket = this.#register();
     const saved = lock.releaseSave();
-    let notified = this.#take();
-    while (!notified) {
+    let notified = false;
+    for (;;) {
+      // Read the epoch before checking: a notify after the check changes it, so the futex wait returns.
+      const epoch = Atomics.load(this.#epoch, 0);
+      if ((notified = this.#tryTake(ticket))) break;
       const left = remainingMs(deadline);
       if (left === 0) break;
-      binding.futexWait(this.#futex, 0, 0, left);
-      notified = this.#take();
+      binding.futexWait(this.#epoch, 0, epoch, left);
     }
-    if (!notified) notified = this.#leave();
+    if (!notified) notified = this.#leave(ticket);
     lock.acquireSync();
     lock.restore(saved);
     return notified;
@@ -135,19 +173,19 @@ export class ConditionCore {
   async wait(lock: Lock | RLock, wait: ParsedAsyncWait): Promise<boolean> {
     if (!lock.isMine()) throw notOwner('wait on');
     const deadline = deadlineOf(wait.timeoutMs);
-    Atomics.add(this.#state, 0, ONE_SLEEPER);
+    const ticket = this.#register();
     const saved = lock.releaseSave();
     let notified = false;
     let failed = false;
     let failure: unknown;
     try {
-      notified = await this.#sleep(deadline, wait.signal);
+      notified = await this.#sleep(ticket, deadline, wait.signal);
     } catch (error) {
       failed = true;
       failure = error;
     }
-    if (failed) this.#leaveQuietly();
-    else if (!notified) notified = this.#leave();
+    if (failed) this.#leaveQuietly(ticket);
+    else if (!notified) notified = this.#leave(ticket);
     try {
       await lock.acquire();
     } catch (error) {
@@ -184,62 +222,86 @@ export class ConditionCore {
     return Boolean(result);
   }
 
-  /** Sleeps until a notification is taken (`true`) or the deadline passes (`false`). */
-  async #sleep(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
+  /** Counts a new sleeper (holding the lock) and returns its ticket. */
+  #register(): Ticket {
+    let state = Atomics.load(this.#state, 0);
+    for (;;) {
+      if (sleepersOf(state) + notificationsOf(state) >= MAX_WAITS) {
+        throw mpError('ERR_MP_TOO_MANY_WAITERS', `a ${this.#what} allows at most ${MAX_WAITS} pending waits`);
+      }
+      const seen = Atomics.compareExchange(this.#state, 0, state, state + ONE_SLEEPER);
+      if (seen === state) return { generation: state >> GENERATION_SHIFT, epoch: Atomics.load(this.#epoch, 0) };
+      state = seen;
+    }
+  }
+
+  /** Sleeps until notified (`true`) or the deadline passes (`false`). */
+  async #sleep(ticket: Ticket, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
     for (;;) {
       if (this.#cancelled) throw closedError(this.#what);
-      if (this.#take()) return true;
+      const epoch = Atomics.load(this.#epoch, 0);
+      if (this.#tryTake(ticket)) return true;
       const timeoutMs = remainingMs(deadline);
       if (timeoutMs === 0) return false;
       await this.#pending.run(
-        (t, cb) => binding.futexWaitAsync(this.#futex, 0, 0, t, cb),
+        (t, cb) => binding.futexWaitAsync(this.#epoch, 0, epoch, t, cb),
         { timeoutMs, signal },
         'futex',
       );
     }
   }
 
-  /** Takes one notification if there is one. */
-  #take(): boolean {
+  /**
+   * Whether the sleeper is notified: a notifyAll began a new generation since its ticket, or a notify advanced
+   * the epoch and it takes one of the notifications.
+   */
+  #tryTake(ticket: Ticket): boolean {
     let state = Atomics.load(this.#state, 0);
-    while ((state & LOW_HALF) > 0n) {
+    for (;;) {
+      if (state >> GENERATION_SHIFT !== ticket.generation) return true;
+      if (Atomics.load(this.#epoch, 0) === ticket.epoch || (state & COUNT_MASK) === 0n) return false;
       const seen = Atomics.compareExchange(this.#state, 0, state, state - 1n);
       if (seen === state) return true;
       state = seen;
     }
-    return false;
   }
 
   /**
-   * A timed-out sleeper leaves: it takes a notification if one is waiting (the wait then counts as notified:
-   * whichever sleeper it was meant for is still counted as sleeping, in this one's place), else stops
+   * A timed-out sleeper leaves: notified after all if a notifyAll or a notification it may take is there
+   * (whichever sleeper a taken one was meant for is then counted as sleeping in its place), else it stops
    * counting as a sleeper. Returns whether it was notified.
    */
-  #leave(): boolean {
+  #leave(ticket: Ticket): boolean {
     let state = Atomics.load(this.#state, 0);
     for (;;) {
-      const notified = (state & LOW_HALF) > 0n;
-      if (!notified && state < ONE_SLEEPER) return false;
-      const seen = Atomics.compareExchange(this.#state, 0, state, notified ? state - 1n : state - ONE_SLEEPER);
-      if (seen === state) return notified;
+      if (state >> GENERATION_SHIFT !== ticket.generation) return true;
+      const take = Atomics.load(this.#epoch, 0) !== ticket.epoch && (state & COUNT_MASK) > 0n;
+      // Without a notify since it began, its slot is among the sleepers: 0 only if the state was damaged.
+      if (!take && sleepersOf(state) === 0) return false;
+      const seen = Atomics.compareExchange(this.#state, 0, state, take ? state - 1n : state - ONE_SLEEPER);
+      if (seen === state) return take;
       state = seen;
     }
   }
 
   /**
-   * An aborted sleeper leaves without taking a notification meant for someone else: it stops counting as a
-   * sleeper and, if notifications are waiting, wakes a sleeper to take the one it might have been woken for.
+   * An aborted (or closed) sleeper leaves without taking a notification meant for someone else: it stops
+   * counting as a sleeper and, if notifications are waiting, wakes the sleepers so that the one it might have
+   * been woken for takes it.
    */
-  #leaveQuietly(): void {
+  #leaveQuietly(ticket: Ticket): void {
     let state = Atomics.load(this.#state, 0);
     for (;;) {
+      if (state >> GENERATION_SHIFT !== ticket.generation) return;
       let next: bigint;
-      if (state >= ONE_SLEEPER) next = state - ONE_SLEEPER;
-      else if ((state & LOW_HALF) > 0n) next = state - 1n;
+      if (sleepersOf(state) > 0) next = state - ONE_SLEEPER;
+      else if ((state & COUNT_MASK) > 0n) next = state - 1n;
       else return;
       const seen = Atomics.compareExchange(this.#state, 0, state, next);
       if (seen === state) {
-        if (next >= ONE_SLEEPER && (next & LOW_HALF) > 0n) binding.futexWake(this.#futex, 0, 1);
+        if (notificationsOf(next) > 0 && Atomics.load(this.#epoch, 0) !== ticket.epoch) {
+          binding.futexWake(this.#epoch, 0, 0x7fffffff);
+        }
         return;
       }
       state = seen;
@@ -319,10 +381,14 @@ function describeRef(ref: LockRef): string {
  * also one that times out, is aborted or rejects, returns holding the lock again. Ownership is per process
  * (Lock) or per process and thread (RLock), not per async task: async tasks of one thread that share a
  * Condition should give it a {@link Lock}, which makes them take turns — with an RLock, a second task's
- * acquire would re-enter the first task's hold. Notifications are counted exactly (`notify(2)` makes exactly
- * two waits return `true`), but not ordered: a wait that begins after a `notify()` may take that
- * notification in place of an older sleeper, which then keeps sleeping — re-check the predicate in a loop,
- * as `waitFor` does. A process that dies while waiting leaves a sleeper slot that absorbs one notification.
+ * acquire would re-enter the first task's hold.
+ *
+ * Notifications are counted exactly: `notify(2)` makes exactly two waits return `true`, waits that were in
+ * progress when it was called. They are not first-come first-served (Python's are): which sleepers get them
+ * is up to the scheduler, and if a second notify follows before they have run, a wait begun in between may
+ * take one in place of an older sleeper, which keeps sleeping. `notifyAll()` always wakes every wait begun
+ * before it. A process that dies while waiting leaves a count that may absorb one `notify()` (never a
+ * `notifyAll()`, which also clears it). At most 1,048,575 waits may be pending on one Condition.
  */
 export class Condition {
   /** The name other processes open (generated for an anonymous Condition). */
@@ -346,7 +412,12 @@ export class Condition {
     if (lock !== undefined && !(lock instanceof Lock || lock instanceof RLock)) {
       throw invalidArgType('lock', 'an instance of Lock or RLock', lock);
     }
-    if (lock?.closed) throw closedError(lock.constructor.name);
+    if (lock) {
+      const what = lock instanceof RLock ? 'RLock' : 'Lock';
+      if (lock.closed) throw closedError(what);
+      // A lock embedded in another object (a Value's) dies with that object's handle.
+      lock.location.segment.assertOpen(what);
+    }
     const naming = parseNameOptions(options);
     const given = lock ? refOf(lock) : OWN_LOCK;
     const segment = Segment.open(
@@ -390,7 +461,7 @@ export class Condition {
   }
 
   /** Acquires the underlying lock (see {@link Lock.acquire}). */
-  acquire(options?: AsyncWaitOptions): Promise<boolean> {
+  async acquire(options?: AsyncWaitOptions): Promise<boolean> {
     this.#assertOpen();
     return this.#lock.acquire(options);
   }
@@ -408,7 +479,7 @@ export class Condition {
   }
 
   /** Runs `fn` holding the underlying lock. */
-  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
     this.#assertOpen();
     return this.#lock.withLock(fn);
   }
@@ -470,7 +541,7 @@ export class Condition {
   notifyAll(): void {
     this.#assertOpen();
     if (!this.#lock.isMine()) throw notOwner('notify on');
-    this.#core.notify(Infinity);
+    this.#core.notifyAll();
   }
 
   #assertOpen(): void {

@@ -7,6 +7,7 @@ import { closedError } from './errors.js';
 import { openExisting, parseNameOptions, type NameOptions } from './names.js';
 import { binding, WaitStatus } from './native.js';
 import { Kind, Segment } from './segment.js';
+import { RECEIVED, receivedDescription, registerTransfer } from './transfer.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from './wait.js';
 
 /** sizeof(pmp_event). */
@@ -14,12 +15,12 @@ const EVENT_SIZE = 8;
 /** The futex wait of the addon takes -1 for "forever". */
 const FOREVER = -1;
 
-/** The absolute time (performance.now() clock) at which a wait of `timeoutMs` (-1 = forever) ends. */
+/** @internal The absolute time (performance.now() clock) at which a wait of `timeoutMs` (-1 = forever) ends. */
 export function deadlineOf(timeoutMs: number): number {
   return timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
 }
 
-/** Milliseconds left until `deadline`, in the addon's encoding: -1 for forever, else >= 0. */
+/** @internal Milliseconds left until `deadline`, in the addon's encoding: -1 for forever, else >= 0. */
 export function remainingMs(deadline: number): number {
   return deadline === Infinity ? FOREVER : Math.max(0, deadline - performance.now());
 }
@@ -41,7 +42,11 @@ export class Event {
 
   /** `{ name }` opens or creates a named Event (initially clear); without a name the Event is anonymous. */
   constructor(options?: NameOptions) {
-    this.#segment = Segment.open({ kind: Kind.Event, payloadSize: EVENT_SIZE }, parseNameOptions(options));
+    // Passed by a parent process (transfer.ts): the Event's memory came with the job.
+    const received = receivedDescription(options);
+    this.#segment = received?.memory
+      ? Segment.received(Kind.Event, received.name, received.memory)
+      : Segment.open({ kind: Kind.Event, payloadSize: EVENT_SIZE }, parseNameOptions(options));
     this.name = this.#segment.name;
     this.#flag = new Int32Array(this.#segment.buffer, this.#segment.payloadOffset, 1);
   }
@@ -130,5 +135,18 @@ export class Event {
   /** Same as `close()`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  // Passing to child processes (transfer.ts): a named Event by name, an anonymous one with its memory.
+  static {
+    registerTransfer<Event>({
+      kind: 'Event',
+      type: Event,
+      describe: (e) => {
+        e.#assertOpen();
+        return { name: e.name, memory: e.#segment.block };
+      },
+      revive: (d) => (d.memory ? new Event({ [RECEIVED]: d } as NameOptions) : Event.open(d.name)),
+    });
   }
 }

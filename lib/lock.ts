@@ -12,6 +12,7 @@ import { closedError, invalidArgType, mpError } from './errors.js';
 import { openExisting, parseNameOptions, type NameOptions } from './names.js';
 import { binding, WaitStatus } from './native.js';
 import { Kind, Segment } from './segment.js';
+import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from './transfer.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from './wait.js';
 
 /** sizeof(pmp_lock). */
@@ -39,6 +40,9 @@ interface InternalLockOptions extends NameOptions {
   [EMBEDDED]?: Embedding;
 }
 
+/** A lock's transfer description; set in LockBase's static block, used by Lock's and RLock's registrations. */
+let describeLock: (lock: LockBase) => SharedDescription;
+
 /** What Lock and RLock share: the word, its waiting, and the handle's lifetime. */
 abstract class LockBase {
   /** The name other processes open; for an embedded lock, the name of the object that holds it. */
@@ -60,10 +64,16 @@ abstract class LockBase {
 
   protected constructor(kind: Kind, options: unknown) {
     const embedding = (options as InternalLockOptions | undefined)?.[EMBEDDED];
+    // Passed by a parent process (transfer.ts): the lock's memory came with the job.
+    const received = receivedDescription(options);
     if (embedding) {
       this.#segment = embedding.segment;
       this.#offset = embedding.byteOffset;
       this.#ownsSegment = false;
+    } else if (received?.memory) {
+      this.#segment = Segment.received(kind, received.name, received.memory);
+      this.#offset = this.#segment.payloadOffset;
+      this.#ownsSegment = true;
     } else {
       this.#segment = Segment.open({ kind, payloadSize: LOCK_SIZE }, parseNameOptions(options));
       this.#offset = this.#segment.payloadOffset;
@@ -257,6 +267,20 @@ abstract class LockBase {
   [Symbol.dispose](): void {
     this.close();
   }
+
+  // Passing to child processes (transfer.ts): a named lock by name, an anonymous one with its memory.
+  static {
+    describeLock = (lock) => {
+      lock.#assertOpen();
+      if (!lock.#ownsSegment) {
+        throw mpError(
+          'ERR_MP_TRANSFER',
+          `the lock of ${lock.name} is part of that object: pass the object itself to the child and call its getLock() there`,
+        );
+      }
+      return { name: lock.name, memory: lock.#segment.block };
+    };
+  }
 }
 
 /**
@@ -272,6 +296,15 @@ export class Lock extends LockBase {
   /** Opens an existing named Lock (`code: 'ENOENT'` if there is none). */
   static open(name: string): Lock {
     return new Lock(openExisting(name));
+  }
+
+  static {
+    registerTransfer<Lock>({
+      kind: 'Lock',
+      type: Lock,
+      describe: describeLock,
+      revive: (d) => (d.memory ? new Lock({ [RECEIVED]: d } as NameOptions) : Lock.open(d.name)),
+    });
   }
 
   protected tryReenter(): boolean {
@@ -314,6 +347,15 @@ export class RLock extends LockBase {
   /** Opens an existing named RLock (`code: 'ENOENT'` if there is none). */
   static open(name: string): RLock {
     return new RLock(openExisting(name));
+  }
+
+  static {
+    registerTransfer<RLock>({
+      kind: 'RLock',
+      type: RLock,
+      describe: describeLock,
+      revive: (d) => (d.memory ? new RLock({ [RECEIVED]: d } as NameOptions) : RLock.open(d.name)),
+    });
   }
 
   /** How many times the owning thread holds it (0 when this thread does not own it). */

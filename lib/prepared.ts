@@ -14,7 +14,7 @@
  * - never keeps this process's event loop alive while idle (its exit watch is unref'ed);
  * - never leaks: its exit is watched and reaped like any child's.
  *
- * Trade-off: each prepared interpreter is an idle Node process, ~40 MB of RSS, and ~140 ms of CPU to prepare
+ * Trade-off: each prepared interpreter is an idle Node process, ~45 MB of RSS, and ~150 ms of CPU to prepare
  * (paid in the background, once per start). The default pool holds 1, which makes a lone `start()` fast; raise
  * it for bursts of starts, or set 0 (or the environment variable `POSIX_MP_PREPARED=0`) to turn preparation
  * off: every start then boots a cold interpreter.
@@ -58,9 +58,18 @@ function childExecArgv(): string[] {
   return argv;
 }
 
+/**
+ * Variables that would make the new Node something else than a plain program: an IPC channel on some fd
+ * (child_process.fork), a cluster worker. Node removes them from process.env at startup, so they are only
+ * here if user code put them back.
+ */
+const NOT_INHERITED = new Set(['NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID']);
+
 function environment(): string[] {
   const envp: string[] = [];
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) envp.push(`${key}=${value}`);
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !NOT_INHERITED.has(key)) envp.push(`${key}=${value}`);
+  }
   return envp;
 }
 
@@ -180,6 +189,10 @@ export class Interpreter {
 
 /** Default number of prepared interpreters, unless POSIX_MP_PREPARED says otherwise. */
 const DEFAULT_POOL_SIZE = 1;
+/** How long a used prepared interpreter's replacement waits before booting (see PreparedPool.take). */
+const REFILL_DELAY_MS = 100;
+/** Prepared interpreters that die idle, in a row, before preparation stops (it would fail forever). */
+const MAX_FAILURES = 3;
 
 function sizeFromEnvironment(): number {
   const value = process.env.POSIX_MP_PREPARED;
@@ -196,6 +209,12 @@ class PreparedPool {
   /** Prepared interpreters that died before being used, in a row: stop preparing if they keep dying. */
   #failures = 0;
 
+  constructor() {
+    // In a worker_thread that ends, idle interpreters must not wait for the whole process to end: closing
+    // their channels makes them exit now. (When the process itself ends, the kernel does the same.)
+    process.once('exit', () => this.resize(0));
+  }
+
   /** An idle prepared interpreter, if one is ready (or booting); a replacement is prepared afterwards. */
   take(): Interpreter | undefined {
     const fingerprint = bootFingerprint();
@@ -206,7 +225,9 @@ class PreparedPool {
     }
     // One lived long enough to be used: preparing works.
     if (interpreter) this.#failures = 0;
-    this.refill();
+    // A start that found a prepared interpreter lets its job run before the replacement's boot competes
+    // with it for CPU; one that found none shows that starts come faster than preparation: resume at once.
+    this.refill(interpreter ? REFILL_DELAY_MS : 0);
     return interpreter;
   }
 
@@ -216,15 +237,15 @@ class PreparedPool {
     this.refill();
   }
 
-  /** Prepares interpreters up to the pool size, on a later turn of the event loop (start() stays fast). */
-  refill(): void {
-    if (this.#refillScheduled || this.#idle.length >= this.size || this.#failures >= 3) return;
+  /** Prepares interpreters up to the pool size, `delay` ms later (never inside start(), which stays fast). */
+  refill(delay = 0): void {
+    if (this.#refillScheduled || this.#idle.length >= this.size || this.#failures >= MAX_FAILURES) return;
     this.#refillScheduled = true;
     // Unref'ed: preparing for a start that will never come must not keep the process alive.
     setTimeout(() => {
       this.#refillScheduled = false;
-      while (this.#idle.length < this.size && this.#failures < 3) this.#prepare();
-    }, 0).unref();
+      while (this.#idle.length < this.size && this.#failures < MAX_FAILURES) this.#prepare();
+    }, delay).unref();
   }
 
   #prepare(): void {
@@ -233,7 +254,7 @@ class PreparedPool {
       interpreter = new Interpreter(SIGKILL, false);
     } catch {
       // Out of processes or memory: starts fall back to cold interpreters, which report the error.
-      this.#failures = 3;
+      this.#failures = MAX_FAILURES;
       return;
     }
     interpreter.onExit = () => {
@@ -270,7 +291,7 @@ export function acquireInterpreter(daemon: boolean): Interpreter {
 
 /**
  * Sets how many prepared interpreters this process keeps ready for `Process.start()` (default 1, or the
- * environment variable `POSIX_MP_PREPARED`). Each one is an idle Node process (~40 MB RSS) that cost ~140 ms
+ * environment variable `POSIX_MP_PREPARED`). Each one is an idle Node process (~45 MB RSS) that cost ~150 ms
  * of CPU to prepare; in exchange a start that finds one ready takes a few milliseconds instead of a Node
  * boot. `0` turns preparation off (idle interpreters exit at once). Preparation otherwise starts with the
  * first `start()`, never at import; calling this with a positive count prepares right away.

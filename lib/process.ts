@@ -30,7 +30,6 @@ import { decode, Outgoing, reviveShared, type Job, type Locator } from './transf
 import { validateBoolean, validateOptions, validateTimeout } from './validate.js';
 
 /** What a Process runs: a function exported from its module, or an explicit export of a module. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Target = ((...args: any[]) => unknown) | { module: string | URL; export?: string };
 
 /** Options of {@link Process}. */
@@ -222,7 +221,14 @@ export class Process {
       for (const resolve of [...this.#joiners]) resolve();
     };
     this.#updateRef();
+    Process.#forgetExited();
     registry().children.add(this);
+  }
+
+  /** Drops children known to have exited from the registry, as Python's start() does (`_cleanup`). */
+  static #forgetExited(): void {
+    const { children } = registry();
+    for (const p of children) if (#interpreter in p && p.#interpreter?.exitCode !== null) children.delete(p);
   }
 
   /** A non-daemon child keeps the event loop alive; any child does while someone awaits its join(). */
@@ -355,7 +361,7 @@ export class Process {
     const pid = this.#closed ? undefined : this.#self ? process.pid : this.#interpreter?.pid;
     const parent = this.#self ? (childState()?.parentPid ?? process.ppid) : process.pid;
     return (
-      `<${this.#subclass?.name ?? 'Process'} name='${this.#name}'` +
+      `<${this.constructor === Process ? 'Process' : this.constructor.name} name='${this.#name}'` +
       (pid === undefined ? '' : ` pid=${pid} parent=${parent}`) +
       ` ${status}${this.#daemon ? ' daemon' : ''}>`
     );
@@ -541,9 +547,21 @@ function locateTarget(target: Target, origin: string | undefined): Locator {
  * ES module's exports cannot be read synchronously while it is still being evaluated).
  */
 function locateFunction(fn: Function, origin: string | undefined, what: string): Locator {
+  // Started again and again, a target is found once (per calling module): start() stays cheap.
+  const cached = located.get(fn);
+  if (cached && cached.origin === origin) return cached.locator;
+  const locator = findFunction(fn, origin, what);
+  located.set(fn, { origin, locator });
+  return locator;
+}
+
+/** Where functions were found, by function: see locateFunction. */
+const located = new WeakMap<Function, { origin: string | undefined; locator: Locator }>();
+
+function findFunction(fn: Function, origin: string | undefined, what: string): Locator {
   const name = fn.name;
   const source = Function.prototype.toString.call(fn);
-  if (name === '' || name.startsWith('bound ') || /\{\s*\[native code\]\s*\}$/.test(source)) {
+  if (name === '' || name.startsWith('bound ') || source.endsWith('{ [native code] }')) {
     throw mpError(
       'ERR_MP_TARGET_NOT_FOUND',
       `The ${what} must be a named export of a module, so that the child can import it; ` +
@@ -634,11 +652,14 @@ export function findExport(ns: Record<string, unknown>, locator: Locator, what: 
     found = undefined; // an export still in its temporal dead zone (circular import)
   }
   if (typeof found !== 'function') {
-    throw targetNotFound(
+    const error = targetNotFound(
       locator.export !== undefined ? `The export '${locator.export}'` : `The ${what} '${locator.name}'`,
       locator.module,
       locator.name ?? (locator.export !== 'default' ? locator.export : undefined),
     );
+    // `{ target: () => ... }` names the arrow function 'target'.
+    if (locator.name === 'target') error.message += ' (An inline function such as `target: () => ...` cannot be imported.)';
+    throw error;
   }
   return found;
 }

@@ -114,6 +114,24 @@ export class Segment {
     return Segment.#openNamed(spec, naming.name, naming.openMode, naming.mode);
   }
 
+  /**
+   * An anonymous object another process passed to this one (transfer.ts): its block, already mapped here.
+   * Size and parameters come from the object's header, which its creator wrote before passing it.
+   */
+  static received(kind: Kind, name: string, block: Block): Segment {
+    const header = new Int32Array(block.file.buffer, block.offset, HEADER_SIZE / 4);
+    checkKind(header, kind, name);
+    return new Segment({
+      name,
+      created: false,
+      buffer: block.file.buffer,
+      headerOffset: block.offset,
+      payloadSize: header[H_PAYLOAD_SIZE]!,
+      params: [header[H_PARAM0]!, header[H_PARAM1]!],
+      block,
+    });
+  }
+
   static #openNamed(spec: SegmentSpec, name: string, openMode: OpenMode, mode: number): Segment {
     const posixName = `/${name}`;
     const { fd, created } = binding.shmOpen(posixName, openMode, mode);

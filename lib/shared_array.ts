@@ -10,8 +10,10 @@ import { closedError, invalidArgType, outOfRange } from './errors.js';
 import type { Lock, RLock } from './lock.js';
 import { openExisting } from './names.js';
 import { Kind } from './segment.js';
+import { RECEIVED, registerTransfer } from './transfer.js';
 import {
   closeTypedStorage,
+  describeTypedStorage,
   maxLength,
   noLockError,
   openTypedStorage,
@@ -233,6 +235,24 @@ class SharedArrayClass<T extends Element = Element> {
   [inspect.custom](): string {
     if (this.#closed) return `SharedArray('${this.typecode}') <closed>`;
     return `SharedArray('${this.typecode}', ${inspect(toElements(this.#view, this.#char))})`;
+  }
+
+  // Passing to child processes (transfer.ts): a named Array by name, an anonymous one with its memory.
+  static {
+    registerTransfer<SharedArrayClass>({
+      kind: 'Array',
+      type: SharedArrayClass,
+      describe: (a) => {
+        a.#assertOpen();
+        return describeTypedStorage(a.#storage, 'Array');
+      },
+      revive: (d) => {
+        const { typecode, lock } = d.params as { typecode: Typecode; lock: boolean };
+        return d.memory
+          ? new SharedArrayClass(typecode, (d.params as { length: number }).length, { [RECEIVED]: d, lock } as SharedDataOptions)
+          : SharedArrayClass.open(d.name, { lock });
+      },
+    });
   }
 
   #read(index: number): T {

@@ -8,6 +8,7 @@ import { invalidArgType, mpError } from './errors.js';
 import { Lock, LOCK_SIZE, RLock } from './lock.js';
 import { OPEN_EXISTING, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
 import { Kind, Segment } from './segment.js';
+import { receivedDescription, type SharedDescription } from './transfer.js';
 import { typeInfo, typeInfoOfCharCode, type AnyView, type TypeInfo } from './typecodes.js';
 import { validateOptions } from './validate.js';
 
@@ -87,7 +88,11 @@ export function openTypedStorage(request: StorageRequest, options: unknown): Typ
   const prepared = requested && request.prepare(requested);
   const length = prepared?.length ?? 0;
   let view: AnyView | undefined;
-  const segment = Segment.open(
+  // Passed by a parent process (transfer.ts): the object's memory came with the job, already initialised.
+  const received = receivedDescription(options);
+  const segment = received?.memory
+    ? Segment.received(request.kind, received.name, received.memory)
+    : Segment.open(
     {
       kind: request.kind,
       payloadSize: DATA_OFFSET + length * (requested?.bytes ?? 0),
@@ -138,6 +143,23 @@ function checkExisting(segment: Segment, request: StorageRequest, requested: Typ
 /** The error of getLock() on a raw object. */
 export function noLockError(what: string): Error {
   return mpError('ERR_MP_NO_LOCK', `this ${what} was created with lock: false and has no lock`);
+}
+
+/**
+ * How a Value or Array travels to a child process (transfer.ts): by name, or with its memory if anonymous;
+ * `params` carry what the child's constructor needs. A Lock or RLock given as `options.lock` is a separate
+ * object that this description cannot carry: such a Value or Array throws `ERR_MP_TRANSFER`.
+ */
+export function describeTypedStorage(storage: TypedStorage, what: string): SharedDescription {
+  if (storage.lock !== undefined && !storage.ownsLock) {
+    throw mpError(
+      'ERR_MP_TRANSFER',
+      `a ${what} created with its own Lock/RLock as options.lock cannot be passed to a child yet; ` +
+        `pass the default (lock: true) ${what}, or pass the lock separately and create the ${what} with lock: false`,
+    );
+  }
+  const { segment, info, length } = storage;
+  return { name: segment.name, memory: segment.block, params: { typecode: info.typecode, length, lock: storage.lock !== undefined } };
 }
 
 /**

@@ -10,8 +10,10 @@ import { closedError } from './errors.js';
 import type { Lock, RLock } from './lock.js';
 import { openExisting } from './names.js';
 import { Kind } from './segment.js';
+import { RECEIVED, registerTransfer } from './transfer.js';
 import {
   closeTypedStorage,
+  describeTypedStorage,
   noLockError,
   openTypedStorage,
   type OpenSharedDataOptions,
@@ -147,6 +149,22 @@ class SharedValue<T extends Element = Element> {
   [inspect.custom](): string {
     if (this.#closed) return `Value('${this.typecode}') <closed>`;
     return `Value('${this.typecode}', ${inspect(decode(this.#storage.info, this.#view[0]!))})`;
+  }
+
+  // Passing to child processes (transfer.ts): a named Value by name, an anonymous one with its memory.
+  static {
+    registerTransfer<SharedValue>({
+      kind: 'Value',
+      type: SharedValue,
+      describe: (v) => {
+        if (v.#closed) throw closedError('Value');
+        return describeTypedStorage(v.#storage, 'Value');
+      },
+      revive: (d) => {
+        const { typecode, lock } = d.params as { typecode: Typecode; lock: boolean };
+        return d.memory ? new SharedValue(typecode, undefined, { [RECEIVED]: d, lock } as SharedDataOptions) : SharedValue.open(d.name, { lock });
+      },
+    });
   }
 }
 

@@ -106,12 +106,16 @@ typedef struct pmp_event {
 } pmp_event;
 
 /*
- * Condition. `state` counts the sleepers (high 32 bits) and the notifications not yet taken (low 32 bits,
- * the futex word, which sleepers wait on while it is 0). wait(): holding the lock, add 1 << 32 to state;
- * release the lock; take a notification (compare-and-swap state to state - 1 while the low half is > 0),
- * sleeping in between; on timeout, leave in one compare-and-swap: take a notification if there is one (the
- * wait then counts as notified), else subtract 1 << 32; re-acquire the lock. notify(n), holding the lock:
- * move k = min(n, sleepers) from the high half to the low half in one compare-and-swap, then FUTEX_WAKE k.
+ * Condition. `state` holds the notifications not yet taken (bits 0-19), the sleepers (bits 20-39) and a
+ * broadcast generation (bits 40-63); `epoch` advances with every notify, and sleepers FUTEX_WAIT on it.
+ * wait(): holding the lock, add 1 << 20 to state (compare-and-swap) and remember its generation and the
+ * epoch; release the lock; then it is notified as soon as the generation differs, or the epoch differs and
+ * it takes a notification (compare-and-swap state to state - 1 while bits 0-19 are > 0); else it sleeps on
+ * the epoch. On timeout it leaves in one compare-and-swap: notified if the generation differs or (the epoch
+ * differing) it takes a notification, else it subtracts 1 << 20. Then it re-acquires the lock.
+ * notify(n), holding the lock: move k = min(n, sleepers) to notifications in one compare-and-swap, then (if
+ * k > 0) add 1 to the epoch and FUTEX_WAKE k. notify_all: replace state by (generation + 1) << 40, add 1 to
+ * the epoch, FUTEX_WAKE all.
  * The lock is `lock` below when lock_kind is 0; otherwise the constructor was given a Lock (PMP_KIND_LOCK)
  * or RLock (PMP_KIND_RLOCK) at offset lock_offset in the payload of the object named lock_name, of kind
  * lock_holder (a Lock, RLock, Value, ...; lock_anonymous = 1 if that object has no system name).
@@ -119,6 +123,7 @@ typedef struct pmp_event {
 typedef struct pmp_condition {
   pmp_lock lock;
   uint64_t state;
+  uint32_t epoch;
   uint32_t lock_kind;
   uint32_t lock_holder;
   uint32_t lock_offset;
@@ -129,11 +134,12 @@ typedef struct pmp_condition {
 
 /*
  * Barrier: CPython's threading.Barrier on shared fields, guarded by `lock` (a non-recursive Lock) with a
- * Condition whose state word is `cond` (the protocol of pmp_condition.state).
+ * Condition whose state and epoch are `cond_state` and `cond_epoch` (the protocol of pmp_condition).
  */
 typedef struct pmp_barrier {
   pmp_lock lock;
-  uint64_t cond;
+  uint64_t cond_state;
+  uint32_t cond_epoch;
   int32_t state;  /* 0 filling, 1 draining, -1 resetting, -2 broken */
   uint32_t count; /* parties inside wait() */
 } pmp_barrier;

@@ -1,7 +1,7 @@
-// One worker of examples/demo.mjs: `node demo-worker.mjs SHM SEM LABEL COUNT MODE` opens the demo's shared
-// memory and semaphore by name and adds 1 to the shared counter COUNT times, each time holding the semaphore
-// — with withLockSync() (MODE "sync", like Python's `with sem:`) or `await withLock()` (MODE "async", which
-// waits without blocking the event loop). It reports what it did as one JSON line on stdout.
+// One worker of shared-counter.mjs: `node shared-counter-worker.mjs SHM SEM LABEL COUNT MODE` opens its
+// shared memory and semaphore by name and adds 1 to the shared counter COUNT times, each time holding the
+// semaphore — with withLockSync() (MODE "sync", like Python's `with sem:`) or `await withLock()` (MODE
+// "async", which waits without blocking the event loop). It reports what it did as one JSON line on stdout.
 import { Semaphore, SharedMemory } from 'posix-mp';
 
 const [shmName, semName, label, countArg, mode] = process.argv.slice(2);
