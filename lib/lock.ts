@@ -122,20 +122,9 @@ abstract class LockBase {
     if (this.tryReenter()) return true;
     if (Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n) return this.acquired(false);
     if (wait.timeoutMs === 0) return this.#settle(binding.lockTry(this.#buffer, this.#offset));
-    // PendingWaits gives back only what a wait acquired with status Ok; a takeover from a dead owner acquires
-    // too, so it is reported as Ok (and remembered) — an aborted acquire then never keeps the lock.
-    let ownerDied = false;
-    const status = await this.#pending.run(
-      (t, cb) =>
-        binding.lockAcquireAsync(this.#buffer, this.#offset, t, (s) => {
-          if (s === WaitStatus.OwnerDied) ownerDied = true;
-          cb(s === WaitStatus.OwnerDied ? WaitStatus.Ok : s);
-        }),
-      wait,
-      'futex',
-      () => this.#releaseWord(),
-    );
-    return status === WaitStatus.Ok ? this.acquired(ownerDied) : false;
+    // An abort or close that comes after the waiter thread took the lock gives it back natively (waiter.cc).
+    const status = await this.#pending.run((t, cb) => binding.lockAcquireAsync(this.#buffer, this.#offset, t, cb), wait, 'futex');
+    return this.#settle(status);
   }
 
   /** Acquires, blocking the calling thread. Returns `false` on timeout. */

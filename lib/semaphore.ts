@@ -98,7 +98,7 @@ export class Semaphore {
     if (wait.signal?.aborted) throw wait.signal.reason;
     if (this.#counter ? tryTake(this.#counter) : sem.tryWait()) return true;
     if (wait.timeoutMs === 0) return false;
-    const status = await this.#pending.run((t, cb) => sem.waitAsync(t, cb), wait, 'sem_clockwait', () => sem.post(1));
+    const status = await this.#pending.run((t, cb) => sem.waitAsync(t, cb), wait, 'sem_clockwait');
     return status === WaitStatus.Ok;
   }
 

@@ -53,11 +53,11 @@ export class PendingWaits {
   #whenDrained: (() => void)[] = [];
 
   /**
-   * Runs a native wait. Resolves with its WaitStatus (Ok, TimedOut or NotEqual). `giveBack` is called if the
-   * wait succeeds (status Ok) after the promise was already rejected by an abort or close, so that what the
-   * native side acquired is returned rather than lost.
+   * Runs a native wait. Resolves with its WaitStatus (Ok, OwnerDied, TimedOut or NotEqual). An abort or
+   * `cancelAll` rejects at once and cancels the native wait; if the waiter thread had already taken a token
+   * or lock, the cancel gives it back natively (waiter.cc), so nothing is lost or held.
    */
-  run(start: StartWait, wait: ParsedAsyncWait, syscall: string, giveBack?: () => void): Promise<WaitStatus> {
+  run(start: StartWait, wait: ParsedAsyncWait, syscall: string): Promise<WaitStatus> {
     const { signal } = wait;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<WaitStatus>((resolve, reject) => {
@@ -71,13 +71,9 @@ export class PendingWaits {
       };
       const id = start(wait.timeoutMs, (status) => {
         try {
-          if (settled) {
-            if (status === WaitStatus.Ok) giveBack?.();
-          } else if (status < 0) {
-            settle(systemError(status, syscall));
-          } else {
-            settle(undefined, status);
-          }
+          if (settled) return;
+          if (status < 0) settle(systemError(status, syscall));
+          else settle(undefined, status);
         } finally {
           if (--this.#outstanding === 0) this.#drain();
         }

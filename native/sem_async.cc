@@ -63,17 +63,7 @@ bool SemLayoutIsGlibc() {
 #endif
 }
 
-namespace {
-
-// A wait that was cancelled (its promise already rejected, or the environment is going away) must not keep a
-// token it took in the meantime: it posts it back, so no other waiter in any process loses it.
-int GiveBackIfCancelled(sem_t* sem, int status, const std::atomic<uint32_t>* cancel) {
-  if (status != static_cast<int>(WaitStatus::kOk) || cancel->load(std::memory_order_acquire) == 0) return status;
-  sem_post(sem);
-  return static_cast<int>(WaitStatus::kCancelled);
-}
-
-int SemWait(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel) {
+int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel) {
   if (sem_trywait(sem) == 0) return static_cast<int>(WaitStatus::kOk);
   if (!SemLayoutIsGlibc()) return SlicedWait(sem, deadline, cancel);
 
@@ -94,12 +84,6 @@ int SemWait(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* c
       return static_cast<int>(WaitStatus::kOk);
     }
   }
-}
-
-}  // namespace
-
-int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel) {
-  return GiveBackIfCancelled(sem, SemWait(sem, deadline, cancel), cancel);
 }
 
 }  // namespace pmp

@@ -15,8 +15,8 @@
 namespace pmp {
 
 // Decrements the semaphore, waiting until the deadline or the cancellation. Returns a WaitStatus value
-// (kOk: acquired) or a negative errno. A cancelled wait never keeps a token: if it got one anyway, it posts
-// it back and reports kCancelled.
+// (kOk: acquired) or a negative errno. A token taken by a wait that was cancelled meanwhile is given back by
+// the Waiter (SemWaitJob::GiveBack).
 int SemWaitCancellable(sem_t* sem, const Deadline& deadline, const std::atomic<uint32_t>* cancel);
 
 // Checks once, on a private semaphore, that this libc's sem_t has the layout SemWaitCancellable expects.

@@ -47,8 +47,20 @@ uint32_t Waiter::Submit(std::unique_ptr<WaitJob> job, const Deadline& deadline, 
 bool Waiter::Cancel(uint32_t id) {
   auto it = active_.find(id);
   if (it == active_.end()) return false;
-  CancelWake(&it->second.wait->cancel);
+  Wait* wait = it->second.wait.get();
+  if (wait->state.exchange(kAbandoned) == kDone) {
+    GiveBackIfTaken(wait);  // finished, result not yet delivered: undo it now
+  } else {
+    CancelWake(&wait->cancel);  // still waiting: wake it; its thread gives back anything it took
+  }
   return true;
+}
+
+void Waiter::GiveBackIfTaken(Wait* wait) {
+  if (wait->result == static_cast<int>(WaitStatus::kOk) || wait->result == static_cast<int>(WaitStatus::kOwnerDied)) {
+    wait->job->GiveBack();
+  }
+  wait->result = static_cast<int>(WaitStatus::kCancelled);
 }
 
 void Waiter::StartThread() {
@@ -89,6 +101,7 @@ void Waiter::ThreadMain() {
       queue_.pop_front();
       lock.unlock();
       wait->result = wait->job->Run(wait->deadline, &wait->cancel);
+      if (wait->state.exchange(kDone) == kAbandoned) GiveBackIfTaken(wait.get());
       // The job (and what it holds) lives until the result is delivered or dropped: see CallJs.
       tsfn_.NonBlockingCall(new std::shared_ptr<Wait>(std::move(wait)));
       lock.lock();
@@ -104,10 +117,7 @@ void Waiter::CallJs(Napi::Env env, Napi::Function, Waiter* waiter, std::shared_p
     waiter->Deliver(*wait);
   } else {
     // The environment is going away and JS will never see this result: whatever the wait took goes back.
-    const int result = (*wait)->result;
-    if (result == static_cast<int>(WaitStatus::kOk) || result == static_cast<int>(WaitStatus::kOwnerDied)) {
-      (*wait)->job->GiveBack();
-    }
+    GiveBackIfTaken(wait->get());
   }
   delete wait;
 }

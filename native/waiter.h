@@ -45,13 +45,20 @@ class Waiter {
   size_t Pending() const { return active_.size(); }
 
  private:
+  // A wait's progress, exchanged between its waiter thread (kRunning -> kDone when Run returns) and Cancel on
+  // the JS thread (-> kAbandoned). Whichever side comes second gives back what Run took, so a cancelled
+  // wait never holds a token or lock for a moment longer than the cancel — not even until its result is
+  // delivered, which a blocking acquireSync on the JS thread would otherwise wait for forever.
+  enum State : int { kRunning, kDone, kAbandoned };
   struct Wait {
     uint32_t id;
     std::unique_ptr<WaitJob> job;
     Deadline deadline;
     std::atomic<uint32_t> cancel{0};
+    std::atomic<int> state{kRunning};
     int result = 0;
   };
+  static void GiveBackIfTaken(Wait* wait);
   struct Active {
     std::shared_ptr<Wait> wait;
     Napi::FunctionReference callback;

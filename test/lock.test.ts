@@ -269,6 +269,42 @@ describe.each([
   });
 });
 
+describe('an aborted acquire that the waiter thread had already won', () => {
+  it('gives the lock back at the abort, so the same thread can take it synchronously at once', async () => {
+    const lock = new Lock();
+    try {
+      let raced = 0;
+      for (let i = 0; i < 300; i++) {
+        lock.acquireSync();
+        const controller = new AbortController();
+        const pending = lock.acquire({ signal: controller.signal }).then(
+          (acquired) => ({ acquired }),
+          () => ({ acquired: false }),
+        );
+        lock.release();
+        // Let the waiter thread take the lock before the abort, without giving the event loop a turn (which
+        // would deliver its result first).
+        const until = performance.now() + (i % 5) * 0.02;
+        while (performance.now() < until);
+        controller.abort();
+        const { acquired } = await pending;
+        if (acquired) {
+          lock.release();
+        } else {
+          raced++;
+          // Before the abort gave it back natively, the lock stayed held until a result delivery that this
+          // blocked thread would never run: acquireSync waited forever.
+          expect(lock.acquireSync({ timeout: 2000 })).toBe(true);
+          lock.release();
+        }
+      }
+      expect(raced).toBeGreaterThan(0);
+    } finally {
+      lock.close();
+    }
+  });
+});
+
 describe('naming and bad input', () => {
   it('opens, creates exclusively, and reports ENOENT/EEXIST/wrong kind', () => {
     const lock = named(Lock, 'lock-names');
