@@ -11,6 +11,9 @@ export default defineConfig({
   shims: true,
   sourcemap: true,
   clean: true,
+  // Classes with static blocks would otherwise be bundled as `_Lock` etc.: users see these names in stack
+  // traces and `x.constructor.name`.
+  keepNames: true,
   target: 'node18',
   outDir: 'dist',
 });

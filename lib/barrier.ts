@@ -8,6 +8,7 @@ import { closedError, invalidArgType, mpError } from './errors.js';
 import { Lock } from './lock.js';
 import { OPEN_EXISTING, openExisting, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
 import { Kind, Segment } from './segment.js';
+import { RECEIVED, receivedDescription, registerTransfer } from './transfer.js';
 import { validateInteger, validateOptions, validateTimeout } from './validate.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type ParsedAsyncWait, type SyncWaitOptions } from './wait.js';
 
@@ -62,6 +63,12 @@ export interface BarrierOptions extends NameOptions, BarrierBehaviour {}
  * inside `wait()` leaves the barrier counting it: the others time out (if they gave a timeout) and break it,
  * and it cannot be reset until that round's count drains — create a new one.
  *
+ * Passed to a child process (as a Process argument), a Barrier arrives with this handle's default timeout, as
+ * in Python, but without its action, a function, which cannot travel: the child's handle has none (for a named
+ * Barrier, the child may open its own handle with `Barrier.open(name, { action })`). A round released by a
+ * party whose handle has no action runs none, even if other parties' handles have one. For work that must run
+ * once per round whichever process arrives last, use Python's idiom: `if ((await barrier.wait()) === 0) ...`.
+ *
  * `reset()` and `abort()` are synchronous, as in Python: they block the thread while they take the barrier's
  * internal lock, which parties hold only for their bookkeeping. Like any process-owned {@link Lock} taken
  * synchronously, that lock cannot be taken while this very process's async `wait()` has just been granted it
@@ -90,17 +97,21 @@ export class Barrier {
    */
   constructor(parties: number, options?: BarrierOptions) {
     const o = validateOptions<BarrierOptions & InternalNameOptions>(options);
-    const openOnly = o[OPEN_EXISTING] === true;
+    // Passed by a parent process (transfer.ts): the Barrier's memory came with the job; parties come from it.
+    const received = receivedDescription(options);
+    const openOnly = o[OPEN_EXISTING] === true || received !== undefined;
     if (!openOnly) validateInteger(parties, 'parties', 1, 0x7fffffff);
     if (o.action !== undefined && typeof o.action !== 'function') {
       throw invalidArgType('options.action', 'of type function', o.action);
     }
     this.#timeoutMs = validateTimeout(o.timeout);
     this.#action = o.action;
-    const segment = Segment.open(
-      { kind: Kind.Barrier, payloadSize: BARRIER_SIZE, params: [parties, 0] },
-      parseNameOptions(options),
-    );
+    const segment = received?.memory
+      ? Segment.received(Kind.Barrier, received.name, received.memory)
+      : Segment.open(
+          { kind: Kind.Barrier, payloadSize: BARRIER_SIZE, params: [parties, 0] },
+          parseNameOptions(options),
+        );
     const actual = segment.params[0];
     if (!openOnly && actual !== parties) {
       segment.close();
@@ -310,6 +321,26 @@ export class Barrier {
     this.#inFlight.whenIdle(() => {
       this.#lock.close();
       this.#cond.afterNativeWaits(() => this.#lock.afterNativeWaits(() => this.#segment.close()));
+    });
+  }
+
+  // Passing to child processes (transfer.ts): a named Barrier by name, an anonymous one with its memory; the
+  // default timeout goes along, the action cannot (see the class comment).
+  static {
+    registerTransfer<Barrier>({
+      kind: 'Barrier',
+      type: Barrier,
+      describe: (b) => {
+        b.#assertOpen();
+        const timeout = b.#timeoutMs < 0 ? undefined : b.#timeoutMs;
+        return { name: b.name, memory: b.#segment.block, params: { timeout } };
+      },
+      revive: (d) => {
+        const { timeout } = d.params as { timeout: number | undefined };
+        return d.memory
+          ? new Barrier(0, { [RECEIVED]: d, timeout } as BarrierOptions)
+          : Barrier.open(d.name, { timeout });
+      },
     });
   }
 

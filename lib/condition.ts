@@ -17,6 +17,7 @@ import { Lock, LOCK_SIZE, RLock } from './lock.js';
 import { openExisting, parseNameOptions, type NameOptions } from './names.js';
 import { binding, OpenMode } from './native.js';
 import { HEADER_SIZE, Kind, Segment } from './segment.js';
+import { RECEIVED, receivedDescription, registerTransfer } from './transfer.js';
 import { validateInteger } from './validate.js';
 import {
   parseAsyncWait,
@@ -377,6 +378,11 @@ function describeRef(ref: LockRef): string {
  * `new Condition(lock, { name })`; opening without it throws `code: 'ERR_MP_ANONYMOUS_LOCK'`. Giving a
  * different lock than the creator's throws `code: 'ERR_MP_MISMATCH'`.
  *
+ * Passed to a child process (as a Process argument), a Condition arrives with the same lock: its own, or the
+ * Lock/RLock it was given, which travels along (as the same handle as that lock, if the lock is passed too).
+ * The one lock that cannot go along is that of an anonymous Value or Array (it is part of that object):
+ * passing such a Condition throws `code: 'ERR_MP_TRANSFER'`.
+ *
  * `wait`, `waitFor` and `notify` without holding the lock throw `code: 'ERR_MP_NOT_OWNER'`. Every wait,
  * also one that times out, is aborted or rejects, returns holding the lock again. Ownership is per process
  * (Lock) or per process and thread (RLock), not per async task: async tasks of one thread that share a
@@ -418,12 +424,15 @@ export class Condition {
       // A lock embedded in another object (a Value's) dies with that object's handle.
       lock.location.segment.assertOpen(what);
     }
-    const naming = parseNameOptions(options);
     const given = lock ? refOf(lock) : OWN_LOCK;
-    const segment = Segment.open(
-      { kind: Kind.Condition, payloadSize: CONDITION_SIZE, init: (s) => writeRef(s, given) },
-      naming,
-    );
+    // Passed by a parent process (transfer.ts): the Condition's memory came with the job, its record written.
+    const received = receivedDescription(options);
+    const segment = received?.memory
+      ? Segment.received(Kind.Condition, received.name, received.memory)
+      : Segment.open(
+          { kind: Kind.Condition, payloadSize: CONDITION_SIZE, init: (s) => writeRef(s, given) },
+          parseNameOptions(options),
+        );
     try {
       const stored = segment.created ? given : readRef(segment);
       let holder: Segment | undefined;
@@ -572,6 +581,40 @@ export class Condition {
         }),
       ),
     );
+  }
+
+  /**
+   * The lock a child must be given along with this Condition: one given to this handle, unless the child can
+   * open it by the name the Condition records (that of a named Value or Array). A lock this handle opened
+   * itself (its own, or the creator's by name) the child finds the same way.
+   */
+  #lockToPass(): Lock | RLock | undefined {
+    if (this.#ownsLock) return undefined;
+    const ref = refOf(this.#lock);
+    if (ref.holder === Kind.Lock || ref.holder === Kind.RLock) return this.#lock;
+    if (!ref.anonymous) return undefined;
+    throw mpError(
+      'ERR_MP_TRANSFER',
+      `Condition '${this.name}' uses the lock of an anonymous Value or Array, which cannot be passed without that object; ` +
+        `give the Condition a Lock or RLock, or use a named Value or Array`,
+    );
+  }
+
+  // Passing to child processes (transfer.ts): a named Condition by name, an anonymous one with its memory;
+  // a lock given to it goes along as a shared object of its own (see #lockToPass).
+  static {
+    registerTransfer<Condition>({
+      kind: 'Condition',
+      type: Condition,
+      describe: (c) => {
+        c.#assertOpen();
+        return { name: c.name, memory: c.#segment.block, params: { lock: c.#lockToPass() } };
+      },
+      revive: (d) => {
+        const { lock } = d.params as { lock: Lock | RLock | undefined };
+        return new Condition(lock, d.memory ? ({ [RECEIVED]: d } as NameOptions) : openExisting(d.name));
+      },
+    });
   }
 
   /** Removes a named Condition from the system (not the lock it uses); processes using it keep it. */

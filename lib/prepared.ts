@@ -257,13 +257,14 @@ class PreparedPool {
       this.#failures = MAX_FAILURES;
       return;
     }
-    interpreter.onExit = () => {
-      // Died idle: dismissed (it read EOF) or killed from outside. A prepared interpreter that cannot even
-      // boot (broken Node options, say) must not be replaced forever.
+    interpreter.onExit = (exitCode) => {
+      // Died idle (a dismissed one is no longer listed): killed from outside (a signal: Ctrl-C reaches the
+      // whole process group), or failed to boot (an exit status: broken Node options, say). One that cannot
+      // even boot must not be replaced forever.
       const index = this.#idle.indexOf(interpreter);
       if (index < 0) return;
       this.#idle.splice(index, 1);
-      this.#failures++;
+      if (exitCode > 0) this.#failures++;
       this.refill();
     };
     this.#idle.push(interpreter);

@@ -37,7 +37,10 @@ export interface SharedDescription {
   name: string;
   /** Anonymous objects: where they live. The file's descriptor is passed; the block is never reused. */
   memory?: Block | undefined;
-  /** Anything else the class needs to rebuild the handle (structured-cloneable), e.g. a bound. */
+  /**
+   * Anything else the class needs to rebuild the handle (structured-cloneable), e.g. a bound. Shared objects
+   * in it (a Condition's lock) travel too, and are revived before this object.
+   */
   params?: unknown;
 }
 
@@ -155,7 +158,8 @@ export class Outgoing {
     const known = this.#indexes.get(object);
     if (known !== undefined) return known;
     const { name, memory, params } = type.describe(object);
-    const wire: WireDescription = { kind: type.kind, name, params };
+    // Encoding the params adds the shared objects among them first: the child revives them before this one.
+    const wire: WireDescription = { kind: type.kind, name, params: this.encode(params) };
     if (memory) {
       markPassed(memory);
       let file = this.#fileIndexes.get(memory.file.id);
@@ -209,7 +213,8 @@ export function reviveShared(descriptions: WireDescription[], fileIds: string[],
     receivedFiles.set(id, file);
     return file;
   });
-  return descriptions.map((wire) => {
+  const objects: object[] = [];
+  for (const wire of descriptions) {
     const type = byKind.get(wire.kind);
     if (!type) throw mpError('ERR_MP_TRANSFER', `a ${wire.kind} was passed, but this process's posix-mp cannot open one`);
     let memory: Block | undefined;
@@ -217,8 +222,10 @@ export function reviveShared(descriptions: WireDescription[], fileIds: string[],
       memory = { file: files[wire.memory.file]!, offset: wire.memory.offset, size: wire.memory.size };
       markPassed(memory);
     }
-    return type.revive({ name: wire.name, memory, params: wire.params });
-  });
+    // Shared objects in the params precede this one in the list (Outgoing.#add), so they exist already.
+    objects.push(type.revive({ name: wire.name, memory, params: decode(wire.params, objects) }));
+  }
+  return objects;
 }
 
 /**

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -121,24 +120,12 @@ Napi::Value ReceiveMessage(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// setParentDeathSignal(signal): PR_SET_PDEATHSIG for this process (0 clears it).
-// NOTE: belongs with native/process.cc (the process layer); kept here until it moves there. A prepared
-// interpreter is spawned with SIGKILL so that it never outlives its parent while idle; when it is given a
-// non-daemon job it clears the signal, since non-daemon children survive their parent (as in Python).
-Napi::Value SetParentDeathSignal(const Napi::CallbackInfo& info) {
-  if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(ArgUint32(info, 0))) != 0) {
-    throw SystemError(info.Env(), errno, "prctl");
-  }
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void InitFdPassing(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage, "sendMessage"));
   exports.Set("receiveMessage", Napi::Function::New(env, ReceiveMessage, "receiveMessage"));
-  exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal, "setParentDeathSignal"));
   exports.Set("maxFdsPerMessage", Napi::Number::New(env, kMaxFdsPerMessage));
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
@@ -163,6 +164,16 @@ Napi::Value SignalDisposition(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setParentDeathSignal(signal): PR_SET_PDEATHSIG for this process (0 clears it). A prepared interpreter is
+// spawned with SIGKILL so that it never outlives its parent while idle; given a non-daemon job, it clears the
+// signal, since non-daemon children survive their parent (as in Python).
+Napi::Value SetParentDeathSignal(const Napi::CallbackInfo& info) {
+  if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(ArgUint32(info, 0))) != 0) {
+    throw SystemError(info.Env(), errno, "prctl");
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
@@ -176,6 +187,7 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("killpg", Napi::Function::New(env, Killpg, "killpg"));
   exports.Set("setsid", Napi::Function::New(env, Setsid, "setsid"));
   exports.Set("getpgid", Napi::Function::New(env, Getpgid, "getpgid"));
+  exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal, "setParentDeathSignal"));
   exports.Set("signalDisposition", Napi::Function::New(env, SignalDisposition, "signalDisposition"));
 }
 

@@ -2,12 +2,10 @@
 // Node-style error (TypeError/RangeError with `code`); system failures carry code/errno/syscall; a closed
 // handle says ERR_MP_CLOSED. Nothing may crash the process or leave an object behind.
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { atomics, BoundedSemaphore, Semaphore, SharedMemory } from 'posix-mp';
-import { uniqueName } from './helpers.js';
+import { loadAddon, uniqueName } from './helpers.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError | typeof Error;
 
@@ -320,7 +318,7 @@ describe('atomics arguments', () => {
 
 describe('the binding itself', () => {
   // The package validates first, but no call of the raw addon may crash the process either.
-  const binding = createRequire(import.meta.url)('node-gyp-build')(fileURLToPath(new URL('..', import.meta.url)));
+  const binding = loadAddon<any>();
 
   it('answers misuse with exceptions', async () => {
     const shm = new SharedMemory({ size: 64 });

@@ -5,17 +5,15 @@ import { pbkdf2 } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import { atomics, Semaphore, SharedMemory } from 'posix-mp';
-import { spawnNode, uniqueName, type ChildResult } from './helpers.js';
+import { loadAddon, spawnNode, uniqueName, type ChildResult } from './helpers.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The addon instance the package uses (same file, same require cache). */
-const binding = createRequire(import.meta.url)('node-gyp-build')(repoRoot) as { pendingWaits(): number };
+const binding = loadAddon<{ pendingWaits(): number }>();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -2,6 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 let counter = 0;
 
@@ -70,4 +73,14 @@ export function waitForLine(child: ChildProcess, pattern: RegExp): Promise<strin
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`child exited (${code}) before printing ${pattern}`)));
   });
+}
+
+/**
+ * The addon instance the package itself uses (lib/native.ts: `POSIX_MP_ADDON` or node-gyp-build), for tests
+ * that look at native state such as `pendingWaits()`.
+ */
+export function loadAddon<T>(): T {
+  const require = createRequire(import.meta.url);
+  const override = process.env.POSIX_MP_ADDON;
+  return override ? require(path.resolve(override)) : require('node-gyp-build')(fileURLToPath(new URL('..', import.meta.url)));
 }

@@ -245,6 +245,16 @@ describe('Process targets', () => {
     }
   });
 
+  it('runs a target whose module uses top-level await', async () => {
+    const shm = new SharedMemory({ size: 256 });
+    const p = new Process({ target: { module: fixture('process-tla.mjs'), export: 'tla' }, args: [shm] });
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    expect(readReport(shm)).toBe('after top-level await');
+    shm.close();
+  });
+
   it('refuses a module that does not exist in start(); a missing export fails the child with code 1', async () => {
     expect(() => new Process({ target: { module: fixture('nowhere.mjs') } }).start()).toThrow(
       expect.objectContaining({ code: 'ERR_MODULE_NOT_FOUND' }),

@@ -1,0 +1,260 @@
+// Passing Conditions and Barriers to real child processes (targets in fixtures/transfer-targets.mjs): each
+// arrives as a working handle to the same object — a Condition with the same lock — named ones by name,
+// anonymous ones with their memory, at any depth of the arguments. And closing a Value while an async
+// acquire of its lock is pending.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { activeChildren, Barrier, Condition, Event, Lock, Process, RLock, SharedArray, Value } from 'posix-mp';
+import { uniqueName } from './helpers.js';
+
+const targets = new URL('./fixtures/transfer-targets.mjs', import.meta.url);
+/** Generous: the machine is loaded. */
+const LONG = 20_000;
+
+function start(name: string, args: unknown[]): Process {
+  const p = new Process({ target: { module: targets, export: name }, args });
+  p.start();
+  return p;
+}
+
+/** Joins `p` and expects it to have succeeded (a failing target exits 1, its stack on stderr). */
+async function joined(p: Process): Promise<void> {
+  await p.join(LONG);
+  if (p.exitCode === null) p.kill();
+  expect(p.exitCode).toBe(0);
+}
+
+afterAll(() => {
+  for (const p of activeChildren()) p.kill();
+});
+
+/**
+ * The parent waits on `cond` (holding its lock from before the child starts, so the child's notify can only
+ * come while the parent sleeps), the child `target` sets flag and notifies.
+ */
+async function parentWaitsChildNotifies(cond: Condition, target: string, args: unknown[], flag: Value<number>) {
+  await cond.acquire();
+  let p: Process | undefined;
+  let notified: boolean;
+  try {
+    p = start(target, args);
+    notified = await cond.waitFor(() => flag.value === 1, { timeout: LONG });
+  } finally {
+    cond.release();
+  }
+  expect(notified).toBe(true);
+  await joined(p);
+}
+
+describe('Passing a Condition', () => {
+  it('an anonymous Condition: the parent waits, the child notifies', async () => {
+    const cond = new Condition();
+    const flag = new Value('i', 0);
+    try {
+      await parentWaitsChildNotifies(cond, 'notifyCondition', [cond, flag], flag);
+    } finally {
+      cond.close();
+      flag.close();
+    }
+  });
+
+  it('an anonymous Condition: the child waits, the parent notifies', async () => {
+    const cond = new Condition();
+    const flag = new Value('i', 0);
+    const waiting = new Event();
+    const out = new SharedArray('i', 1);
+    try {
+      const p = start('waitCondition', [cond, flag, waiting, out]);
+      expect(await waiting.wait({ timeout: LONG })).toBe(true);
+      // The child set `waiting` holding the lock: this acquire returns once its wait has released it.
+      await cond.withLock(() => {
+        flag.value = 1;
+        cond.notify();
+      });
+      await joined(p);
+      expect(out.get(0)).toBe(1);
+    } finally {
+      for (const o of [cond, flag, waiting, out]) o.close();
+    }
+  });
+
+  it('a named Condition, by name, with its own RLock', async () => {
+    const name = uniqueName('tr-cond');
+    const cond = new Condition(undefined, { name });
+    const flag = new Value('i', 0);
+    try {
+      await parentWaitsChildNotifies(cond, 'notifyCondition', [cond, flag], flag);
+    } finally {
+      cond.close();
+      cond.unlink();
+      flag.close();
+    }
+  });
+
+  for (const [what, LockClass] of [['Lock', Lock], ['RLock', RLock]] as const) {
+    it(`a Condition over an anonymous ${what}: passed along with it, and passed alone`, async () => {
+      const lock = new LockClass();
+      const cond = new Condition(lock);
+      const flags = [new Value('i', 0), new Value('i', 0)] as const;
+      try {
+        // With the lock among the arguments: the child takes it through its own handle, notifies via cond.
+        await parentWaitsChildNotifies(cond, 'notifyThroughLock', [cond, lock, flags[0]], flags[0]);
+        // Alone: the lock travels inside the Condition.
+        await parentWaitsChildNotifies(cond, 'notifyCondition', [cond, flags[1]], flags[1]);
+      } finally {
+        for (const o of [cond, lock, ...flags]) o.close();
+      }
+    });
+  }
+
+  it('a Condition over a named Lock, and over a named Value’s lock (opened by the name it records)', async () => {
+    const name = uniqueName('tr-lock');
+    const lock = new Lock({ name });
+    const value = new Value('i', 0, { name: uniqueName('tr-value') });
+    const conds = [new Condition(lock), new Condition(value.getLock())];
+    const flags = [new Value('i', 0), new Value('i', 0)];
+    try {
+      for (const [i, cond] of conds.entries()) {
+        await parentWaitsChildNotifies(cond, 'notifyCondition', [cond, flags[i]], flags[i]!);
+      }
+    } finally {
+      for (const o of [...conds, ...flags, lock, value]) o.close();
+      lock.unlink();
+      value.unlink();
+    }
+  });
+
+  it('refuses in start() a Condition over an anonymous Value’s lock, and a closed Condition', () => {
+    const value = new Value('i', 0);
+    const cond = new Condition(value.getLock());
+    const closed = new Condition();
+    closed.close();
+    try {
+      expect(() => start('notifyCondition', [{ cond }])).toThrow(expect.objectContaining({ code: 'ERR_MP_TRANSFER' }));
+      expect(() => start('notifyCondition', [closed])).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED' }));
+    } finally {
+      cond.close();
+      value.close();
+    }
+  });
+});
+
+describe('Passing a Barrier', () => {
+  it('an anonymous Barrier of 3: the parent and 2 children pass it twice, distinct indexes each round', async () => {
+    const rounds = 2;
+    let actionRuns = 0;
+    const barrier = new Barrier(3, { action: () => actionRuns++ });
+    const out = new SharedArray('i', 3 * rounds);
+    try {
+      const children = [start('passBarrier', [barrier, 1, rounds, out]), start('passBarrier', [barrier, 2, rounds, out])];
+      const mine: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const index = await barrier.wait({ timeout: LONG });
+        mine.push(index);
+        out.set(round * 3, index);
+      }
+      for (const p of children) await joined(p);
+      for (let round = 0; round < rounds; round++) {
+        expect(out.slice(round * 3, round * 3 + 3).sort()).toEqual([0, 1, 2]);
+      }
+      // The action did not travel: it ran only in the rounds this process released (it arrived last).
+      expect(actionRuns).toBe(mine.filter((index) => index === 2).length);
+    } finally {
+      barrier.close();
+      out.close();
+    }
+  });
+
+  it('a named Barrier, by name', async () => {
+    const name = uniqueName('tr-barrier');
+    const barrier = new Barrier(2, { name });
+    const out = new SharedArray('i', 1);
+    try {
+      const p = start('passNamedBarrier', [barrier, name, out]);
+      const index = await barrier.wait({ timeout: LONG });
+      await joined(p);
+      expect([index, out.get(0)].sort()).toEqual([0, 1]);
+    } finally {
+      barrier.close();
+      barrier.unlink();
+      out.close();
+    }
+  });
+
+  it('carries the default timeout along (a lone wait in the child breaks the barrier instead of hanging)', async () => {
+    const barrier = new Barrier(2, { timeout: 300 });
+    const out = new SharedArray('i', 1);
+    try {
+      await joined(start('waitAlone', [barrier, out]));
+      expect(out.get(0)).toBe(1);
+      expect(barrier.broken).toBe(true);
+    } finally {
+      barrier.close();
+      out.close();
+    }
+  });
+});
+
+it('passes Conditions, their lock and Barriers nested in objects, arrays and Maps (one object, one handle)', async () => {
+  const lock = new Lock();
+  const cond = new Condition(lock);
+  const barrier = new Barrier(2);
+  const flag = new Value('i', 0);
+  const out = new SharedArray('i', 1);
+  try {
+    const box = {
+      list: [cond, 'text'],
+      map: new Map<string, unknown>([['cond', cond]]),
+      deep: { a: { b: [{ barrier }, lock] } },
+      flag,
+    };
+    await cond.acquire();
+    let p: Process | undefined;
+    let notified: boolean;
+    try {
+      p = start('nested', [box, out]);
+      notified = await cond.waitFor(() => flag.value === 1, { timeout: LONG });
+    } finally {
+      cond.release();
+    }
+    expect(notified).toBe(true);
+    const index = await barrier.wait({ timeout: LONG });
+    await joined(p);
+    expect([index, out.get(0)].sort()).toEqual([0, 1]);
+  } finally {
+    for (const o of [cond, lock, barrier, flag, out]) o.close();
+  }
+});
+
+describe('Closing a Value while an async acquire of its lock is pending', () => {
+  for (const named of [false, true]) {
+    it(`rejects the acquire with ERR_MP_CLOSED and frees the memory safely (${named ? 'named' : 'anonymous'})`, async () => {
+      const name = uniqueName('tr-close');
+      const value = named ? new Value('i', 0, { name }) : new Value('i', 0);
+      const held = new Event();
+      const go = new Event();
+      const out = new SharedArray('i', 1);
+      try {
+        // A child holds the lock, so the acquire below goes to a native waiter thread.
+        const p = start('holdValueLock', [value, held, go, out]);
+        expect(await held.wait({ timeout: LONG })).toBe(true);
+        const pending = value.getLock().acquire();
+        await sleep(50);
+        value.close();
+        await expect(pending).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+        go.set();
+        // The child releases, then checks the cancelled acquire did not take and keep the lock.
+        await joined(p);
+        expect(out.get(0)).toBe(1);
+        // The process carries on: new objects work.
+        const fresh = new Value('i', 7);
+        expect(fresh.value).toBe(7);
+        fresh.close();
+      } finally {
+        for (const o of [value, held, go, out]) o.close();
+        if (named) value.unlink();
+      }
+    });
+  }
+});
