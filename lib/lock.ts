@@ -8,11 +8,12 @@
  */
 import { threadId } from 'node:worker_threads';
 
-import { closedError, invalidArgType, mpError } from './errors.js';
+import { closedError, mpError } from './errors.js';
 import { openExisting, parseNameOptions, type NameOptions } from './names.js';
 import { binding, WaitStatus } from './native.js';
 import { Kind, Segment } from './segment.js';
 import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from './transfer.js';
+import { withLock, withLockSync } from './with_lock.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from './wait.js';
 
 /** sizeof(pmp_lock). */
@@ -184,27 +185,16 @@ abstract class LockBase {
     return word === TOKEN || word === TOKEN_WITH_WAITERS;
   }
 
-  /** Runs `fn` holding the lock; releases when `fn`'s promise settles. */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  /** Runs `fn` holding the lock (acquire, then release when `fn`'s promise settles). */
+  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    return withLock(this, fn);
   }
 
   /** Runs `fn` holding the lock, blocking until it is available. */
   withLockSync<T>(fn: () => T): T {
-    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
-    this.acquireSync();
-    try {
-      return fn();
-    } finally {
-      this.release();
-    }
+    return withLockSync(this, fn);
   }
+
 
   /** @internal Whether the calling thread may wait on / notify a Condition over this lock. */
   abstract isMine(): boolean;

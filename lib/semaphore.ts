@@ -11,6 +11,7 @@ import { anonymousName, openExisting, parseNameOptions, validateName, type NameO
 import { binding, WaitStatus, type NativeSemaphore } from './native.js';
 import { validateInteger } from './validate.js';
 import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from './transfer.js';
+import { withLock, withLockSync } from './with_lock.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from './wait.js';
 
 /** SEM_VALUE_MAX on Linux. */
@@ -136,26 +137,15 @@ export class Semaphore {
   }
 
   /** Runs `fn` holding the semaphore (acquire, then release when `fn`'s promise settles). */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    return withLock(this, fn);
   }
 
   /** Runs `fn` holding the semaphore, blocking until it is available. */
   withLockSync<T>(fn: () => T): T {
-    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
-    this.acquireSync();
-    try {
-      return fn();
-    } finally {
-      this.release();
-    }
+    return withLockSync(this, fn);
   }
+
 
   /** Whether `close()` has been called. */
   get closed(): boolean {
