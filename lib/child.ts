@@ -138,6 +138,15 @@ function exitWhenDrained(): void {
   process.on('beforeExit', onBeforeExit);
 }
 
+/**
+ * Makes every process.exit() of this child — the target's process.exit(n), a failure's exit 1, the drained
+ * loop's exit 0 — end with _exit() once the 'exit' listeners have run, instead of Node's full teardown:
+ * process.exit() emits 'exit' and then calls process.reallyExit(), which is where this takes over.
+ */
+function exitFast(): void {
+  (process as unknown as { reallyExit(code: number): never }).reallyExit = (code) => binding.exitNow(code);
+}
+
 async function main(): Promise<void> {
   await warmUp();
   // A prepared interpreter sleeps here, in a blocking read, until it gets a job or its parent goes away.
@@ -179,6 +188,7 @@ async function main(): Promise<void> {
     fail(job.name, error);
   }
   exitWhenDrained();
+  exitFast();
   try {
     if (cls) {
       const self = runtime.makeSelf(cls, { name: job.name, daemon: job.daemon, target: target as never, args }, fields!);

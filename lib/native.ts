@@ -108,6 +108,7 @@ export interface Binding {
   receiveMessage(fd: number, maxBytes: number): { bytes: Buffer; fds: number[] } | null;
   maxFdsPerMessage: number;
   setParentDeathSignal(signal: number): void;
+  exitNow(code: number): never;
 }
 
 const require = createRequire(import.meta.url);
