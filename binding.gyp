@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/atomics.cc",
+        "native/background_thread.cc",
         "native/child_watch.cc",
         "native/deadline.cc",
         "native/errors.cc",

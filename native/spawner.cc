@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -13,6 +12,8 @@
 #include <deque>
 #include <mutex>
 #include <vector>
+
+#include "background_thread.h"
 
 namespace pmp {
 
@@ -68,23 +69,11 @@ class Spawner {
   int Start() {
     event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (event_fd_ < 0) return errno;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, kStackSize);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    // The thread inherits a full mask: signals are for the threads that handle them (Node's main thread).
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pthread_t thread;
     auto entry = [](void* self) -> void* {
       static_cast<Spawner*>(self)->Main();
       return nullptr;
     };
-    const int rc = pthread_create(&thread, &attr, entry, this);
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    pthread_attr_destroy(&attr);
-    return rc;
+    return StartBackgroundThread(entry, this, kStackSize);
   }
 
   // Called with mutex_ held.

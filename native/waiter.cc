@@ -1,11 +1,9 @@
 #include "waiter.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <chrono>
 
 #include "addon.h"
+#include "background_thread.h"
 #include "errors.h"
 
 namespace pmp {
@@ -64,23 +62,12 @@ void Waiter::GiveBackIfTaken(Wait* wait) {
 }
 
 void Waiter::StartThread() {
-  // Called with mutex_ held. Waiter threads block every signal so that signals keep going to the threads
-  // that expect them (Node's main thread, signal handlers of the embedding program).
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, kStackSize);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  pthread_t thread;
+  // Called with mutex_ held.
   auto entry = [](void* self) -> void* {
     static_cast<Waiter*>(self)->ThreadMain();
     return nullptr;
   };
-  if (pthread_create(&thread, &attr, entry, this) == 0) ++live_;
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  pthread_attr_destroy(&attr);
+  if (StartBackgroundThread(entry, this, kStackSize) == 0) ++live_;
   // If pthread_create failed the wait stays queued for the next free thread; with none alive it would never
   // run, so fail loudly rather than hang.
   if (live_ == 0) abort();
