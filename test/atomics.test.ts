@@ -4,22 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { atomics, SharedMemory } from 'posix-mp';
-import { spawnNode, uniqueName, type ChildResult } from './helpers.js';
-
-/** The child's exit status and whole output (until its pipes close); rejects after `ms` instead of hanging. */
-function within(child: ChildProcess, ms = 45_000): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => reject(new Error(`child did not finish within ${ms} ms`)), ms);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+import { spawnNode, uniqueName, within } from './helpers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -84,3 +84,27 @@ export function loadAddon<T>(): T {
   const override = process.env.POSIX_MP_ADDON;
   return override ? require(path.resolve(override)) : require('node-gyp-build')(fileURLToPath(new URL('..', import.meta.url)));
 }
+
+/**
+ * The child's exit status and all of its output (collected until its pipes close, which can be after 'exit').
+ * Rejects if it has not finished after `ms` — the test's finally block then kills it — instead of hanging.
+ */
+export function within(child: ChildProcess, ms = 45_000, what = 'child'): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** SIGKILLs the children that are still running (cleanup in finally blocks). */
+export function killAll(children: ChildProcess[]): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}

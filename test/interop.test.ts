@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Semaphore, SharedMemory } from 'posix-mp';
-import { spawnNode, uniqueName, type ChildResult } from './helpers.js';
+import { killAll, spawnNode, uniqueName, within } from './helpers.js';
 
 const peers = fileURLToPath(new URL('./peers/', import.meta.url));
 const pythonPeer = path.join(peers, 'sem_shm_peer.py');
@@ -32,29 +32,6 @@ afterAll(() => {
 
 function spawnPeer(file: string, args: string[]): ChildProcess {
   return spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/**
- * The child's exit status and all of its output (collected until its pipes close, which can be after 'exit').
- * Rejects if it has not finished after `ms` — the finally blocks then kill it — instead of hanging.
- */
-function within(child: ChildProcess, ms: number, what: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function killAll(children: ChildProcess[]): void {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
 describe('Node, C and Python on the same objects', () => {

@@ -4,26 +4,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { BoundedSemaphore, SEM_VALUE_MAX, Semaphore, SharedMemory } from 'posix-mp';
-import { spawnNode, uniqueName, type ChildResult } from './helpers.js';
-
-/** The child's exit status and whole output (until its pipes close); rejects after `ms` instead of hanging. */
-function within(child: ChildProcess, ms = 45_000): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => reject(new Error(`child did not finish within ${ms} ms`)), ms);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function kill(children: ChildProcess[]): void {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
+import { killAll, spawnNode, uniqueName, within } from './helpers.js';
 
 describe('Semaphore', () => {
   it('counts: value, release(n), acquire, acquireSync, timeout 0', async () => {
@@ -244,7 +225,7 @@ describe('between processes', () => {
       expect(counter[0]).toBe(BigInt(3 * N));
       expect(mutex.getValue()).toBe(1);
     } finally {
-      kill(children);
+      killAll(children);
       shm.close();
       shm.unlink();
       mutex.close();
@@ -276,7 +257,7 @@ describe('between processes', () => {
       expect(await result).toMatchObject({ code: 0, stderr: '', stdout: '[true,true,true]\n' });
       expect(sem.getValue()).toBe(0);
     } finally {
-      kill([waiter]);
+      killAll([waiter]);
       for (const s of [sem, started]) {
         s.close();
         s.unlink();

@@ -1,25 +1,9 @@
 // SharedMemory: named POSIX shared memory (/dev/shm/<name>) and anonymous memfd memory.
-import { type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { SharedMemory } from 'posix-mp';
-import { runNode, spawnNode, uniqueName, type ChildResult } from './helpers.js';
-
-/** The child's exit status and whole output (until its pipes close); rejects after `ms` instead of hanging. */
-function within(child: ChildProcess, ms = 45_000): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => reject(new Error(`child did not finish within ${ms} ms`)), ms);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+import { runNode, spawnNode, uniqueName, within } from './helpers.js';
 
 /** This process's umask, without the deprecated no-argument process.umask(). */
 function umask(): number {
