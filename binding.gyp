@@ -14,6 +14,7 @@
         "native/futex.cc",
         "native/lock.cc",
         "native/mapping.cc",
+        "native/mirror.cc",
         "native/process.cc",
         "native/sem_async.cc",
         "native/semaphore.cc",

@@ -1,6 +1,7 @@
 /**
  * Lock and RLock on a futex word in shared memory (`pmp_lock` in native/include/posix_mp.h). The uncontended
- * acquire and release are one compare-and-swap each on the shared view, in JavaScript: no N-API call. Only
+ * acquire and release are one compare-and-swap each, with no N-API call: a WebAssembly atomic instruction on
+ * a mirror of the word's page (wasm_lock.ts), or `Atomics` on the shared view where there is no mirror. Only
  * waiting goes native. The word names the owning *process* (pid plus start time, so a reused pid is not
  * mistaken for the owner), which is why an async acquire completed by a waiter thread can be released from
  * the JS thread, and why a holder's death — even by SIGKILL — hands the lock to the next acquirer, which
@@ -13,6 +14,7 @@ import { openExisting, parseNameOptions, type NameOptions } from './names.js';
 import { binding, WaitStatus } from './native.js';
 import { Kind, Segment } from './segment.js';
 import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from './transfer.js';
+import { mirrorOf, NO_MIRROR, tryLock, unlock, unmirror } from './wasm_lock.js';
 import { withLock, withLockSync } from './with_lock.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from './wait.js';
 
@@ -27,6 +29,9 @@ const THREAD = threadId + 1;
 // pmp_lock.owner_thread and .count, as Uint32Array indexes.
 const OWNER_THREAD = 0;
 const COUNT = 1;
+
+/** `LockBase.#mirror` before the first acquire: the word is mirrored for WebAssembly then (wasm_lock.ts). */
+const NOT_YET_MIRRORED = -2;
 
 /** An option key, not exported from the package: a lock inside another object's memory. */
 const EMBEDDED: unique symbol = Symbol('posix-mp.embeddedLock');
@@ -60,6 +65,8 @@ abstract class LockBase {
   /** owner_thread and count (RLock). */
   protected readonly meta: Uint32Array;
   readonly #pending = new PendingWaits();
+  /** The word's offset in the WebAssembly mirror window, NO_MIRROR, or NOT_YET_MIRRORED. */
+  #mirror = NOT_YET_MIRRORED;
   #ownerDied = false;
   #closed = false;
 
@@ -121,7 +128,7 @@ abstract class LockBase {
     const wait = parseAsyncWait(options);
     if (wait.signal?.aborted) throw wait.signal.reason;
     if (this.tryReenter()) return true;
-    if (Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n) return this.acquired(false);
+    if (this.#tryTake()) return this.acquired(false);
     if (wait.timeoutMs === 0) return this.#settle(binding.lockTry(this.#buffer, this.#offset));
     // An abort or close that comes after the waiter thread took the lock gives it back natively (waiter.cc).
     const status = await this.#pending.run((t, cb) => binding.lockAcquireAsync(this.#buffer, this.#offset, t, cb), wait, 'futex');
@@ -130,12 +137,28 @@ abstract class LockBase {
 
   /** Acquires, blocking the calling thread. Returns `false` on timeout. */
   acquireSync(options?: SyncWaitOptions): boolean {
+    // The uncontended case first, with nothing else to check: a mirrored word implies an open handle, and
+    // without options there is nothing to validate. (An RLock this thread holds fails the swap: the word is
+    // not free.)
+    const at = this.#mirror;
+    if (at >= 0 && options === undefined && tryLock(at) === 1) return this.acquired(false);
     this.#assertOpen();
     const timeout = parseSyncWait(options);
     if (this.tryReenter()) return true;
-    if (Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n) return this.acquired(false);
+    if (this.#tryTake()) return this.acquired(false);
     if (timeout === 0) return this.#settle(binding.lockTry(this.#buffer, this.#offset));
     return this.#settle(binding.lockAcquireSync(this.#buffer, this.#offset, timeout));
+  }
+
+  /** The uncontended acquire: one compare-and-swap of 0 to this process's token. */
+  #tryTake(): boolean {
+    const at = this.#mirror;
+    if (at >= 0) return tryLock(at) === 1;
+    if (at === NOT_YET_MIRRORED) {
+      this.#mirror = mirrorOf(this, TOKEN, this.#buffer, this.#offset);
+      return this.#tryTake();
+    }
+    return Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n;
   }
 
   #settle(status: WaitStatus): boolean {
@@ -156,14 +179,23 @@ abstract class LockBase {
   /** Releases the lock. */
   abstract release(): void;
 
+  /**
+   * The uncontended release, with nothing else to check (a mirrored word implies an open handle): true if
+   * this process held the word with nobody sleeping on it and now it is free.
+   */
+  protected tryFastRelease(): boolean {
+    const at = this.#mirror;
+    return at >= 0 && unlock(at) === 1;
+  }
+
   /** Clears the word, whoever holds it, waking a sleeper if there is one. Returns false if it was unlocked. */
   protected releaseWord(): boolean {
     return this.#releaseWord();
   }
 
   #releaseWord(): boolean {
-    // Each Atomics call costs tens of nanoseconds in Node 20 (they are not inlined), so the common case is a
-    // single compare-and-swap: this process's token, no sleepers.
+    // The common case is a single compare-and-swap: this process's token, no sleepers.
+    if (this.tryFastRelease()) return true;
     let word = Atomics.compareExchange(this.word, 0, TOKEN, 0n);
     if (word === TOKEN) return true;
     for (;;) {
@@ -224,6 +256,8 @@ abstract class LockBase {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending.cancelAll(this.#what);
+    if (this.#mirror >= 0) unmirror(this, this.#buffer, this.#offset);
+    this.#mirror = NO_MIRROR;
     // A cancelled acquire may have taken the word just before the cancel; its callback gives it back through
     // the view, so the memory stays mapped until every native wait has reported back.
     if (this.#ownsSegment) this.#pending.afterNativeWaits(() => this.#segment.close());
@@ -292,6 +326,7 @@ export class Lock extends LockBase {
 
   /** Releases the lock. */
   release(): void {
+    if (this.tryFastRelease()) return;
     this.assertOpen();
     if (!this.releaseWord()) throw mpError('ERR_MP_RELEASE_UNLOCKED', 'release of an unlocked Lock');
   }

@@ -78,6 +78,9 @@ export interface Binding {
   pendingWaits(): number;
   map(fd: number, size: number): ArrayBuffer;
   unmap(buffer: ArrayBuffer): void;
+  pageSize: number;
+  mirrorPage(source: ArrayBuffer, sourceOffset: number, window: ArrayBuffer, windowOffset: number): void;
+  unmirrorPage(window: ArrayBuffer, windowOffset: number): void;
   shmOpen(name: string, mode: OpenMode, permissions: number): { fd: number; created: boolean };
   shmUnlink(name: string): void;
   memfdCreate(label: string): number;

@@ -5,6 +5,7 @@
 #include "fd_passing.h"
 #include "lock.h"
 #include "mapping.h"
+#include "mirror.h"
 #include "process.h"
 #include "semaphore.h"
 #include "shm.h"
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   InitWaiter(env, exports);
   InitMapping(env, exports);
+  InitMirror(env, exports);
   InitShm(env, exports);
   InitSemaphore(env, exports);
   InitAtomics(env, exports);

@@ -1,11 +1,11 @@
 // Lock and RLock: Python's semantics, owner death (SIGKILL) hand-over, async acquires completed on waiter
 // threads, aborts and closes that leave the lock consistent, typed errors. Other processes are real Node
 // processes that open the same named lock.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Lock, RLock } from 'posix-mp';
-import { spawnNode, finished, uniqueName, waitForLine } from './helpers.js';
+import { spawnNode, finished, runNode, uniqueName, waitForLine } from './helpers.js';
 
 type LockClass = typeof Lock | typeof RLock;
 
@@ -302,6 +302,81 @@ describe('an aborted acquire that the waiter thread had already won', () => {
     } finally {
       lock.close();
     }
+  });
+});
+
+/** How many times each /dev/shm object is mapped into this process (per handle: its mapping, plus a mirror). */
+function mappingCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const at = line.indexOf('/dev/shm/');
+    if (at >= 0) counts.set(line.slice(at + 9), (counts.get(line.slice(at + 9)) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function mappingsOf(name: string): number {
+  return mappingCounts().get(name) ?? 0;
+}
+
+describe('the uncontended path through WebAssembly (a mirror of the lock word, lib/wasm_lock.ts)', () => {
+  it("mirrors a lock's page on its first acquire and drops the mirror at close", () => {
+    const lock = named(Lock, 'lock-mirror');
+    const mapped = mappingsOf(lock.name);
+    expect(mapped).toBe(1);
+    expect(lock.acquireSync()).toBe(true);
+    expect(mappingsOf(lock.name)).toBe(2);
+    // The mirror and the mapping are the same memory: what one takes, the other sees taken.
+    const other = Lock.open(lock.name);
+    expect(other.locked()).toBe(true);
+    expect(other.acquireSync({ timeout: 0 })).toBe(false);
+    lock.release();
+    expect(other.acquireSync({ timeout: 0 })).toBe(true);
+    expect(lock.acquireSync({ timeout: 0 })).toBe(false);
+    other.release();
+    expect(mappingsOf(lock.name)).toBe(4);
+    other.close();
+    lock.close();
+    // Closed: both mirrors are gone at once (the detached mappings themselves may wait for garbage collection).
+    expect(mappingsOf(lock.name)).toBeLessThanOrEqual(2);
+  });
+
+  it('keeps working past the window (4,095 mirrored pages), and reuses freed window pages', () => {
+    const locks = Array.from({ length: 4200 }, (_, i) => named(Lock, `lock-many-${i}`));
+    for (const lock of locks) {
+      expect(lock.acquireSync()).toBe(true);
+      expect(lock.locked()).toBe(true);
+      expect(lock.acquireSync({ timeout: 0 })).toBe(false);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    }
+    // Some words had no room in the window: they use Atomics on their own view, the same protocol.
+    const counts = mappingCounts();
+    const mirrored = locks.filter((lock) => counts.get(lock.name) === 2).length;
+    expect(mirrored).toBe(4095);
+    for (const lock of locks) lock.close();
+    const late = named(Lock, 'lock-late');
+    late.acquireSync();
+    expect(mappingsOf(late.name)).toBe(2);
+    late.release();
+  });
+
+  it('drops the mirror of a lock collected without close()', async () => {
+    const name = uniqueName('lock-collected');
+    const result = await runNode(
+      `import { readFileSync } from 'node:fs';
+       import { Lock } from 'posix-mp';
+       const name = process.argv[1];
+       const count = () => readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.endsWith('/dev/shm/' + name)).length;
+       (() => { const lock = new Lock({ name }); lock.acquireSync(); lock.release(); console.log('in use', count()); })();
+       for (let i = 0; i < 100 && count() > 0; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+       console.log('collected', count());
+       Lock.open(name).unlink();`,
+      [name],
+      { NODE_OPTIONS: '--expose-gc' },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('in use 2\ncollected 0\n');
   });
 });
 
