@@ -3,12 +3,14 @@
  * Python program opens by the same name; an anonymous one is a process-shared `sem_init` semaphore in memfd
  * memory (see arena.ts).
  */
+import { constants } from 'node:os';
+
 import { allocateBlock, freeBlock, type Block } from './arena.js';
-import { availableParallelism, constants } from 'node:os';
 
 import { closedError, invalidArgType, mpError, systemError } from './errors.js';
 import { anonymousName, openExisting, parseNameOptions, validateName, type NameOptions } from './names.js';
 import { binding, WaitStatus, type NativeSemaphore } from './native.js';
+import { AdaptivePolling } from './polling.js';
 import { validateInteger } from './validate.js';
 import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from './transfer.js';
 import { withLock, withLockSync } from './with_lock.js';
@@ -25,11 +27,6 @@ const EOVERFLOW = -constants.errno.EOVERFLOW;
 // glibc's sem_t, seen as two int32 words (little-endian): the value, and the number of sleepers.
 const VALUE = 0;
 const SLEEPERS = 1;
-
-/** Polls of the value before a blocking acquire sleeps (~40 ns each): none with a single CPU. */
-const SPIN = availableParallelism() > 1 ? 500 : 0;
-/** The same before an async acquire hands its wait to a waiter thread: at most a few µs on the event loop. */
-const ASYNC_SPIN = availableParallelism() > 1 ? 100 : 0;
 
 /** Takes one token with a compare-and-swap on the value word, as glibc's sem_trywait does. */
 function tryTake(counter: Int32Array): boolean {
@@ -59,6 +56,12 @@ export class Semaphore {
   #counter: Int32Array | undefined;
   readonly #block: Block | undefined;
   readonly #pending = new PendingWaits();
+  readonly #polling = new AdaptivePolling();
+  /** One poll: takes a token if the value (read first, cheaply) says there is one. */
+  readonly #takePosted = (): boolean => {
+    const counter = this.#counter;
+    return counter !== undefined && Atomics.load(counter, VALUE) > 0 && tryTake(counter);
+  };
 
   /**
    * @param value initial value (default 1), 0..SEM_VALUE_MAX; ignored when opening an existing semaphore.
@@ -105,15 +108,11 @@ export class Semaphore {
     const counter = this.#counter;
     if (counter ? tryTake(counter) : sem.tryWait()) return true;
     if (wait.timeoutMs === 0) return false;
-    if (counter) {
-      // A few microseconds of polling before the hand-off to a waiter thread, which costs two thread wake-ups
-      // (tens of µs on a virtual machine): a token another process posts right away is taken here instead.
-      // Bounded so that the event loop is never held longer than a small synchronous call would hold it.
-      for (let i = 0; i < ASYNC_SPIN; i++) {
-        if (Atomics.load(counter, VALUE) > 0 && tryTake(counter)) return true;
-      }
-    }
+    // Polling first (see polling.ts): it holds the event loop for at most ~50 µs, and only on a semaphore whose
+    // tokens have recently come that soon after a wait began.
+    if (counter && this.#polling.poll(this.#takePosted)) return true;
     const status = await this.#pending.run((t, cb) => sem.waitAsync(t, cb), wait, 'sem_clockwait');
+    if (counter) this.#polling.waited();
     return status === WaitStatus.Ok;
   }
 
@@ -122,18 +121,15 @@ export class Semaphore {
     const sem = this.#native();
     const timeout = parseSyncWait(options);
     const counter = this.#counter;
-    if (counter) {
-      if (tryTake(counter)) return true;
-      // Poll briefly before sleeping, as glibc's adaptive mutexes do: a token posted by a process running on
-      // another CPU within microseconds is then taken without a futex sleep and the wake-up after it (tens of
-      // µs on a virtual machine). Only here: an async acquire must not busy-wait on the event loop.
-      if (timeout !== 0 && SPIN) {
-        for (let i = 0; i < SPIN; i++) {
-          if (Atomics.load(counter, VALUE) > 0 && tryTake(counter)) return true;
-        }
-      }
-    }
-    return sem.waitSync(timeout);
+    if (!counter) return sem.waitSync(timeout);
+    if (tryTake(counter)) return true;
+    if (timeout === 0) return false;
+    // Polling first (see polling.ts): a token posted by a process running on another CPU within microseconds
+    // is then taken without a futex sleep and the wake-up after it.
+    if (this.#polling.poll(this.#takePosted)) return true;
+    const taken = sem.waitSync(timeout);
+    this.#polling.waited();
+    return taken;
   }
 
   /** Increments the semaphore `n` times (default 1), waking waiters. */

@@ -1,0 +1,53 @@
+/**
+ * Adaptive polling before a wait sleeps, as glibc's adaptive mutexes do, but measured in time and adapted to
+ * what the handle has seen.
+ *
+ * A token another process posts within microseconds is cheaper to catch by polling shared memory than by a
+ * futex sleep: waking a sleeper costs tens of µs on a virtual machine, and an async wait adds a second
+ * hand-off (waiter thread, then the event loop). The budget must exceed the partner's wake-up latency, or two
+ * processes that answer each other fall into a regime where each gives up polling just before the other's
+ * answer, so that both sleep on every exchange. But a long budget wastes CPU (and, for an async wait, event
+ * loop time) where tokens come rarely. Hence: a handle polls briefly until one of its waits ends soon after
+ * polling gave up (a near miss); then it polls long enough to cover a wake-up, until a wait shows that tokens
+ * come much later than that.
+ * @internal
+ */
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+/** The long budget: more than a futex wake-up plus a waiter-thread hand-off takes here (20–40 µs). */
+const LONG_MS = 0.05;
+/** The short budget: a few µs, for tokens that are nearly there. */
+const SHORT_MS = 0.003;
+/** A wait that ended within this long of the polling's start would have been caught by the long budget. */
+const NEAR_MISS_MS = 0.2;
+/** Polls between two clock reads (each poll is one Atomics.load, ~5–40 ns). */
+const POLLS_PER_CLOCK_READ = 16;
+/** With a single CPU, the token cannot be posted while this thread polls: never poll. */
+const CAN_POLL = availableParallelism() > 1;
+
+/** The polling state of one handle. */
+export class AdaptivePolling {
+  #budgetMs = SHORT_MS;
+  /** When the current polling started (performance.now()). */
+  #startedAt = 0;
+
+  /**
+   * Calls `tryTake` until it returns true or the budget runs out; returns whether it did. A false return
+   * must be followed, once the wait that comes next has ended, by {@link waited}.
+   */
+  poll(tryTake: () => boolean): boolean {
+    if (!CAN_POLL) return false;
+    const start = (this.#startedAt = performance.now());
+    do {
+      for (let i = 0; i < POLLS_PER_CLOCK_READ; i++) if (tryTake()) return true;
+    } while (performance.now() - start < this.#budgetMs);
+    return false;
+  }
+
+  /** Adapts the budget to the wait that followed a failed {@link poll}, which has just ended. */
+  waited(): void {
+    if (!CAN_POLL) return;
+    this.#budgetMs = performance.now() - this.#startedAt <= NEAR_MISS_MS ? LONG_MS : SHORT_MS;
+  }
+}
