@@ -10,7 +10,7 @@
  * after `Process <name>:`), or when the target cannot be found (the message says what to export).
  * @internal
  */
-import { openSync } from 'node:fs';
+import { fstatSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
@@ -164,7 +164,24 @@ function exitWhenDrained(): void {
  * process.exit() emits 'exit' and then calls process.reallyExit(), which is where this takes over.
  */
 function exitFast(): void {
-  (process as unknown as { reallyExit(code: number): never }).reallyExit = (code) => binding.exitNow(code);
+  (process as unknown as { reallyExit(code: number): never }).reallyExit = (code) => binding.exitNow(code, reportFd());
+}
+
+/** The job channel's identity, recorded when the job arrived (see reportFd). */
+let channelIdentity: { dev: number; ino: number } | undefined;
+
+/**
+ * The job channel, over which the exit status is reported to the parent just before `_exit()` (prepared.ts) —
+ * unless user code closed descriptor 3, maybe reusing the number for a file of its own: then -1 (no report;
+ * the parent learns the status when it reaps this process).
+ */
+function reportFd(): number {
+  try {
+    const stat = fstatSync(CHANNEL_FD);
+    return stat.dev === channelIdentity?.dev && stat.ino === channelIdentity.ino ? CHANNEL_FD : -1;
+  } catch {
+    return -1;
+  }
 }
 
 async function main(): Promise<void> {
@@ -173,9 +190,12 @@ async function main(): Promise<void> {
   // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
   await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise((resolve) => setImmediate(resolve));
+  // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
+  binding.closeOnExec(CHANNEL_FD);
+  const { dev, ino } = fstatSync(CHANNEL_FD);
+  channelIdentity = { dev, ino };
   // A prepared interpreter sleeps here, in a blocking read, until it gets a job or its parent goes away.
   const received = receiveJob(CHANNEL_FD);
-  binding.closeFd(CHANNEL_FD);
   if (received === null) process.exit(0);
   const { job, fds } = received;
   const state: ChildState = {

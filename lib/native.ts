@@ -69,6 +69,7 @@ export interface Binding {
   daemonize(request: SpawnRequest): number;
   childWait(pid: number, timeoutMs: number): boolean;
   childRef(pid: number, ref: boolean): boolean;
+  childExitReport(pid: number, fd: number): boolean;
   kill(pid: number, signal: number): void;
   killpg(pgid: number, signal: number): void;
   setsid(): number;
@@ -110,8 +111,9 @@ export interface Binding {
   sendMessage(fd: number, bytes: Uint8Array, fds: number[]): void;
   receiveMessage(fd: number, maxBytes: number): { bytes: Buffer; fds: number[] } | null;
   maxFdsPerMessage: number;
+  closeOnExec(fd: number): void;
   setParentDeathSignal(signal: number): void;
-  exitNow(code: number): never;
+  exitNow(code: number, reportFd?: number): never;
 }
 
 const require = createRequire(import.meta.url);

@@ -146,11 +146,17 @@ export class Interpreter {
     this.#channel = undefined;
   }
 
-  /** Sends the serialized job (with the descriptors of `files`), then closes our end of the channel. */
+  /**
+   * Sends the serialized job (with the descriptors of `files`), then closes our end of the channel — after
+   * handing a copy to the native child watch, which receives the child's exit report on it: the exit status
+   * the child sends just before `_exit()` (child.ts), so that `join()` need not wait the milliseconds the
+   * kernel takes to tear a Node process down before reaping it.
+   */
   send(job: Buffer, files: readonly MemoryFile[]): void {
     if (this.#channel === undefined) throw mpError('ERR_MP_PROTOCOL', 'the interpreter already has a job');
     try {
       sendJob(this.#channel, job, files);
+      binding.childExitReport(this.pid, this.#channel);
     } finally {
       this.#closeChannel();
     }

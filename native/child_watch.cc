@@ -1,8 +1,10 @@
 #include "child_watch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,10 +52,11 @@ void ChildWatches::Add(Napi::Env env, pid_t pid, int pidfd, Napi::Function on_ex
   int rc = uv_poll_init(loop_, &child->poll, pidfd);
   if (rc == 0) {
     child->poll.data = child;
+    child->open_handles = 1;
     rc = uv_poll_start(&child->poll, UV_READABLE, OnReadable);
     if (rc != 0) {
       child->pidfd = -1;
-      Close(child);
+      Close(&child->poll);
     }
   } else {
     delete child;
@@ -73,10 +76,36 @@ bool ChildWatches::SetRef(pid_t pid, bool ref) {
   auto it = children_.find(pid);
   if (it == children_.end()) return false;
   auto* handle = reinterpret_cast<uv_handle_t*>(&it->second->poll);
-  if (ref) {
+  // Once reported, the child's reaping never keeps the loop alive.
+  if (ref && !it->second->reported) {
     uv_ref(handle);
   } else {
     uv_unref(handle);
+  }
+  return true;
+}
+
+bool ChildWatches::WatchExitReport(Napi::Env env, pid_t pid, int fd) {
+  auto it = children_.find(pid);
+  if (it == children_.end() || it->second->reported || it->second->report_fd >= 0) return false;
+  Child* child = it->second;
+  const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw SystemError(env, errno, "fcntl");
+  int rc = uv_poll_init(loop_, &child->report_poll, copy);
+  if (rc != 0) {
+    close(copy);
+    throw SystemError(env, -rc, "uv_poll_init");
+  }
+  child->report_poll.data = child;
+  child->report_fd = copy;
+  child->report_open = true;
+  child->open_handles++;
+  // The pidfd's handle alone decides whether the child keeps the loop alive.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&child->report_poll));
+  rc = uv_poll_start(&child->report_poll, UV_READABLE, OnReport);
+  if (rc != 0) {
+    StopReport(child);
+    throw SystemError(env, -rc, "uv_poll_start");
   }
   return true;
 }
@@ -100,6 +129,46 @@ bool ChildWatches::TryReap(int pidfd, ExitInfo* info) {
   return true;
 }
 
+bool ChildWatches::ReadReport(Child* child, ExitInfo* info, bool* closed) {
+  int32_t code = 0;
+  ssize_t n;
+  do n = recv(child->report_fd, &code, sizeof code, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof code)) {
+    info->code = code & 0xff;  // what the kernel will report for _exit(code)
+    return true;
+  }
+  // EOF (the child exited without a report), an error, or a malformed report: only the reaping is left.
+  *closed = !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+  return false;
+}
+
+void ChildWatches::OnReport(uv_poll_t* handle, int status, int) {
+  Child* child = static_cast<Child*>(handle->data);
+  ChildWatches* self = child->owner;
+  ExitInfo info;
+  bool closed = false;
+  if (ReadReport(child, &info, &closed)) {
+    self->Reported(child, info, true);
+  } else if (closed || status < 0) {
+    self->StopReport(child);
+  }
+}
+
+void ChildWatches::Reported(Child* child, const ExitInfo& info, bool from_event_loop) {
+  child->reported = true;
+  StopReport(child);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&child->poll));
+  Deliver(std::move(child->on_exit), info, from_event_loop);
+}
+
+void ChildWatches::StopReport(Child* child) {
+  if (!child->report_open) return;
+  child->report_open = false;
+  uv_poll_stop(&child->report_poll);
+  Close(&child->report_poll);
+}
+
 void ChildWatches::OnReadable(uv_poll_t* handle, int status, int) {
   Child* child = static_cast<Child*>(handle->data);
   ExitInfo info;
@@ -113,30 +182,46 @@ void ChildWatches::OnReadable(uv_poll_t* handle, int status, int) {
 
 bool ChildWatches::WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline) {
   Child* child = children_.at(pid);
+  if (child->reported) return true;
   for (;;) {
-    pollfd p{child->pidfd, POLLIN, 0};
-    if (poll(&p, 1, RemainingMs(deadline)) < 0 && errno != EINTR) throw SystemError(env, errno, "poll");
+    // poll() ignores a negative descriptor: the report's entry counts only while it is watched.
+    pollfd p[2] = {{child->pidfd, POLLIN, 0}, {child->report_open ? child->report_fd : -1, POLLIN, 0}};
+    if (poll(p, 2, RemainingMs(deadline)) < 0 && errno != EINTR) throw SystemError(env, errno, "poll");
     ExitInfo info;
     if (TryReap(child->pidfd, &info)) {
       Finish(child, info, false);
       return true;
     }
+    if (child->report_open) {
+      bool closed = false;
+      if (ReadReport(child, &info, &closed)) {
+        Reported(child, info, false);
+        return true;
+      }
+      if (closed) StopReport(child);
+    }
     if (deadline.Passed()) return false;
   }
 }
 
-void ChildWatches::Close(Child* child) {
+void ChildWatches::Close(uv_poll_t* handle) {
   ++closing_;
-  uv_close(reinterpret_cast<uv_handle_t*>(&child->poll), OnClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClosed);
 }
 
 void ChildWatches::OnClosed(uv_handle_t* handle) {
   Child* child = static_cast<Child*>(handle->data);
   ChildWatches* self = child->owner;
-  // The pidfd outlives the poll handle: closing it earlier could let a new descriptor with the same number
-  // be confused with it by the loop.
-  if (child->pidfd >= 0) close(child->pidfd);
-  delete child;
+  // A descriptor outlives its poll handle: closing it earlier could let a new descriptor with the same
+  // number be confused with it by the loop.
+  if (handle == reinterpret_cast<uv_handle_t*>(&child->report_poll)) {
+    close(child->report_fd);
+    child->report_fd = -1;
+  } else if (child->pidfd >= 0) {
+    close(child->pidfd);
+    child->pidfd = -1;
+  }
+  if (--child->open_handles == 0) delete child;
   if (--self->closing_ == 0 && self->torn_down_) {
     napi_remove_async_cleanup_hook(self->cleanup_);
     delete self;
@@ -145,15 +230,22 @@ void ChildWatches::OnClosed(uv_handle_t* handle) {
 
 void ChildWatches::Finish(Child* child, const ExitInfo& info, bool from_event_loop) {
   Napi::FunctionReference on_exit = std::move(child->on_exit);
+  const bool reported = child->reported;
   children_.erase(child->pid);
-  Close(child);
+  StopReport(child);
+  Close(&child->poll);
+  // A reported child's callback has run already: its reaping only frees the zombie.
+  if (!reported) Deliver(std::move(on_exit), info, from_event_loop);
+}
+
+void ChildWatches::Deliver(Napi::FunctionReference on_exit, const ExitInfo& info, bool from_event_loop) {
   Napi::Env env(env_);
   Napi::HandleScope scope(env);
   const std::initializer_list<napi_value> args = {Napi::Number::New(env, info.code),
                                                   Napi::Number::New(env, info.signal),
                                                   Napi::Boolean::New(env, info.core_dumped)};
   if (!from_event_loop) {
-    // Inside a JS call (waitpidSync): an exception propagates to that caller.
+    // Inside a JS call (waitpidSync, joinSync): an exception propagates to that caller.
     on_exit.Call(args);
     return;
   }
@@ -176,7 +268,8 @@ void ChildWatches::OnCleanup(napi_async_cleanup_hook_handle, void* arg) {
     uv_poll_stop(&child->poll);
     AdoptOrphan(child->pidfd);
     child->pidfd = -1;
-    self->Close(child);
+    self->StopReport(child);
+    self->Close(&child->poll);
   }
   self->children_.clear();
   if (self->closing_ == 0) {

@@ -27,16 +27,27 @@ class ChildWatches {
   bool Has(pid_t pid) const { return children_.count(pid) != 0; }
   // Whether this child keeps the event loop alive. False if the child is not (or no longer) watched.
   bool SetRef(pid_t pid, bool ref);
+  // Also watches `fd` (a duplicate is kept; the caller keeps its own) for the child's exit report: four bytes,
+  // the exit status it is about to _exit() with. The report ends the wait for the child: `on_exit` is called
+  // with it at once instead of after the reaping, which follows milliseconds later (the kernel frees a Node
+  // process's memory first), silently and without keeping the event loop alive. A child that dies without
+  // reporting (a signal, a crash) is reported by its reaping as before. False if the child is not watched.
+  bool WatchExitReport(Napi::Env env, pid_t pid, int fd);
   // Blocks this thread until the child exits or the deadline passes. On exit the child is reaped and its
   // callback has been called when this returns true. The child must be watched (see Has).
   bool WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline);
 
  private:
   struct Child {
-    uv_poll_t poll;
+    uv_poll_t poll;  // on pidfd
+    uv_poll_t report_poll;  // on report_fd, when it is >= 0
     ChildWatches* owner;
     pid_t pid;
     int pidfd;
+    int report_fd = -1;
+    bool report_open = false;  // report_poll is open and polling
+    bool reported = false;     // on_exit was called from the report: the reaping only remains
+    int open_handles = 0;   // the Child is deleted when its handles are all closed
     Napi::FunctionReference on_exit;
   };
   struct ExitInfo {
@@ -48,9 +59,15 @@ class ChildWatches {
   ChildWatches(napi_env env, uv_loop_t* loop) : env_(env), loop_(loop) {}
   static bool TryReap(int pidfd, ExitInfo* info);
   static void OnReadable(uv_poll_t* handle, int status, int events);
+  static void OnReport(uv_poll_t* handle, int status, int events);
+  // Reads the exit report if one is there: true with `info` filled, false if none (yet, or ever).
+  static bool ReadReport(Child* child, ExitInfo* info, bool* closed);
+  void Reported(Child* child, const ExitInfo& info, bool from_event_loop);
+  void StopReport(Child* child);
+  void Deliver(Napi::FunctionReference on_exit, const ExitInfo& info, bool from_event_loop);
   static void OnClosed(uv_handle_t* handle);
   static void OnCleanup(napi_async_cleanup_hook_handle handle, void* self);
-  void Close(Child* child);
+  void Close(uv_poll_t* handle);
   void Finish(Child* child, const ExitInfo& info, bool from_event_loop);
 
   napi_env env_;

@@ -1,6 +1,7 @@
 #include "fd_passing.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -120,12 +121,22 @@ Napi::Value ReceiveMessage(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// closeOnExec(fd): sets FD_CLOEXEC, for a descriptor that was inherited on purpose and must go no further
+// (a Process child's job channel, kept for its exit report, must not reach the programs it spawns).
+Napi::Value CloseOnExec(const Napi::CallbackInfo& info) {
+  const int fd = ArgInt32(info, 0);
+  const int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) throw SystemError(info.Env(), errno, "fcntl");
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitFdPassing(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage, "sendMessage"));
   exports.Set("receiveMessage", Napi::Function::New(env, ReceiveMessage, "receiveMessage"));
+  exports.Set("closeOnExec", Napi::Function::New(env, CloseOnExec, "closeOnExec"));
   exports.Set("maxFdsPerMessage", Napi::Number::New(env, kMaxFdsPerMessage));
 }
 

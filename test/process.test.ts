@@ -117,6 +117,47 @@ describe('Process exit codes', () => {
   });
 });
 
+describe('the exit report (join resolves before the kernel has torn the child down)', () => {
+  it('gives the exit status at join, and the child is still reaped', async () => {
+    const p = new Process({ target: target('exitWith'), args: [3] });
+    p.start();
+    const pid = p.pid!;
+    await p.join();
+    expect(p.exitCode).toBe(3);
+    expect(p.isAlive()).toBe(false);
+    expect(activeChildren()).not.toContain(p);
+    expect(await until(() => processState(pid) === undefined, 10_000)).toBe(true);
+  });
+
+  it('a child that closed its channel is reported by its reaping; a reused descriptor 3 gets no report', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pmp-report-'));
+    const file = path.join(dir, 'reused');
+    const closed = new Process({ target: target('exitWithoutChannel'), args: [5] });
+    const reused = new Process({ target: target('exitWithoutChannel'), args: [6, file] });
+    closed.start();
+    reused.start();
+    await closed.join();
+    reused.joinSync();
+    expect(closed.exitCode).toBe(5);
+    expect(reused.exitCode).toBe(6);
+    expect(readFileSync(file).length).toBe(0);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('the channel does not reach programs the child spawns', async () => {
+    const shm = new SharedMemory({ size: 4096 });
+    try {
+      const p = new Process({ target: target('descriptorOfGrandchild'), args: [shm] });
+      p.start();
+      await p.join();
+      expect(p.exitCode).toBe(0);
+      expect(readReport(shm)).not.toMatch(/socket/);
+    } finally {
+      shm.close();
+    }
+  });
+});
+
 describe('Process lifecycle', () => {
   it('join(timeout) returns while the child runs; isAlive and exitCode follow the child', async () => {
     const p = new Process({ target: target('sleep'), args: [60_000] });
@@ -489,8 +530,9 @@ describe('Process lifetime', () => {
       for (const p of ps) await p.join();
       expect(ps.map((p) => p.exitCode)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     }
-    // Exited children are reaped as soon as the event loop sees them; the prepared interpreter is alive.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Joined children are reaped once the kernel has torn them down (milliseconds after their exit report);
+    // the prepared interpreter is alive.
+    await until(() => childrenOf(process.pid).length <= getPreparedInterpreters(), 10_000);
     const children = childrenOf(process.pid);
     expect(children.filter((c) => c.state === 'Z')).toEqual([]);
     expect(children.length).toBeLessThanOrEqual(getPreparedInterpreters());
