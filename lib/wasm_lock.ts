@@ -22,7 +22,7 @@ import { binding } from './native.js';
 /** `mirrorOf` result for a word without a mirror. */
 export const NO_MIRROR = -1;
 
-/** WebAssembly pages (64 KiB each) in the window: 16 MiB of address space, 4,096 mirrors of 4 KiB pages. */
+/** WebAssembly pages (64 KiB each) in the window: 16 MiB of address space, room for 4,096 mirrored 4 KiB pages. */
 const WINDOW_WASM_PAGES = 256;
 
 /**
@@ -57,18 +57,17 @@ function moduleBytes(): Uint8Array {
   ]);
 }
 
-interface Window {
-  buffer: ArrayBuffer;
-}
-
-// The module's functions, called directly (no wrapper) by lock.ts once a word is mirrored, hence usable only
-// then. Takes the free lock whose word is at `at` in the window: 1 if taken, 0 if it was not free.
+/**
+ * Takes the free lock whose word is at `at` in the window: 1 if taken, 0 if it was not free. The module's
+ * own function, called directly (a wrapper would cost more than the instruction); usable once `mirrorOf` has
+ * returned a mirror.
+ */
 export let tryLock: (at: number) => number = () => 0;
 /** Frees the lock at `at` held by this process with nobody waiting: 1 if done, 0 otherwise (slow path). */
 export let unlock: (at: number) => number = () => 0;
 
-/** The window, created on first use; null when WebAssembly cannot provide one. */
-let window: Window | null | undefined;
+/** The window's memory, created on first use; null when WebAssembly cannot provide one. */
+let mirrorWindow: ArrayBuffer | null | undefined;
 
 /** The part of the WebAssembly API used here (the @types/node of Node 20 does not declare it). */
 interface WebAssemblyApi {
@@ -78,7 +77,7 @@ interface WebAssemblyApi {
   Instance: new (module: object, imports: object) => { exports: object };
 }
 
-function openWindow(token: bigint): Window | null {
+function openWindow(token: bigint): ArrayBuffer | null {
   // Absent under --jitless.
   const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   if (!wasm) return null;
@@ -87,7 +86,7 @@ function openWindow(token: bigint): Window | null {
     const env = { token: new wasm.Global({ value: 'i64', mutable: false }, token), memory };
     const instance = new wasm.Instance(new wasm.Module(moduleBytes()), { env });
     ({ tryLock, unlock } = instance.exports as { tryLock: typeof tryLock; unlock: typeof unlock });
-    return { buffer: memory.buffer };
+    return memory.buffer;
   } catch {
     return null;
   }
@@ -102,9 +101,9 @@ interface Mirror {
 const PAGE = binding.pageSize;
 /** Mirrors by source mapping, then by page index in it. */
 const mirrors = new WeakMap<ArrayBuffer, Map<number, Mirror>>();
-/** Window pages free for mirrors: page 0 stays unused; the rest are handed out from the end. */
+/** Window pages given back by mirrors, reused before untouched ones (from `nextPage` on). */
 const freePages: number[] = [];
-let nextPage = 1;
+let nextPage = 0;
 
 /** Gives a lock handle's use of a mirror back when the handle is collected without `close()`. */
 const collected = new FinalizationRegistry<{ buffer: ArrayBuffer; byteOffset: number }>(({ buffer, byteOffset }) =>
@@ -117,16 +116,16 @@ const collected = new FinalizationRegistry<{ buffer: ArrayBuffer; byteOffset: nu
  * one `releaseMirror` (or happens automatically when `owner` is collected).
  */
 export function mirrorOf(owner: object, token: bigint, buffer: ArrayBuffer, byteOffset: number): number {
-  if (window === undefined) window = openWindow(token);
-  if (window === null) return NO_MIRROR;
+  if (mirrorWindow === undefined) mirrorWindow = openWindow(token);
+  if (mirrorWindow === null) return NO_MIRROR;
   const pageIndex = Math.floor(byteOffset / PAGE);
   let pages = mirrors.get(buffer);
   let mirror = pages?.get(pageIndex);
   if (!mirror) {
-    const windowPage = freePages.pop() ?? (nextPage * PAGE < window.buffer.byteLength ? nextPage++ : undefined);
+    const windowPage = freePages.pop() ?? (nextPage * PAGE < mirrorWindow.byteLength ? nextPage++ : undefined);
     if (windowPage === undefined) return NO_MIRROR;
     try {
-      binding.mirrorPage(buffer, byteOffset, window.buffer, windowPage * PAGE);
+      binding.mirrorPage(buffer, byteOffset, mirrorWindow, windowPage * PAGE);
     } catch {
       freePages.push(windowPage);
       return NO_MIRROR;
@@ -151,7 +150,7 @@ function releaseMirror(buffer: ArrayBuffer, byteOffset: number): void {
   const mirror = pages?.get(pageIndex);
   if (!pages || !mirror || --mirror.users > 0) return;
   pages.delete(pageIndex);
-  binding.unmirrorPage(window!.buffer, mirror.windowOffset);
+  binding.unmirrorPage(mirrorWindow!, mirror.windowOffset);
   freePages.push(mirror.windowOffset / PAGE);
 }
 
