@@ -27,7 +27,7 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
-      "libraries": ["-lpthread"]
+      "libraries": ["-lpthread", "-ldl"]
     }
   ]
 }

@@ -21,7 +21,7 @@ import {
   setPreparedInterpreters,
   SharedMemory,
 } from 'posix-mp';
-import { finished, uniqueName, waitForLine } from './helpers.js';
+import { finished, runNode, uniqueName, waitForLine } from './helpers.js';
 
 const targets = new URL('./fixtures/process-targets.mjs', import.meta.url);
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -127,6 +127,11 @@ describe('the exit report (join resolves before the kernel has torn the child do
     expect(p.isAlive()).toBe(false);
     expect(activeChildren()).not.toContain(p);
     expect(await until(() => processState(pid) === undefined, 10_000)).toBe(true);
+    const q = new Process({ target: target('exitWith'), args: [4] });
+    q.start();
+    q.joinSync();
+    expect(q.exitCode).toBe(4);
+    expect(q.isAlive()).toBe(false);
   });
 
   it('a child that closed its channel is reported by its reaping; a reused descriptor 3 gets no report', async () => {
@@ -155,6 +160,32 @@ describe('the exit report (join resolves before the kernel has torn the child do
     } finally {
       shm.close();
     }
+  });
+});
+
+describe('worker_threads', () => {
+  it('a worker that alone loaded posix-mp ends cleanly after using processes and waits (Node unloads the addon then)', async () => {
+    const result = await runNode(
+      `import { Worker } from 'node:worker_threads';
+       const worker = new Worker(\`
+         import { parentPort } from 'node:worker_threads';
+         import { Process, Semaphore } from 'posix-mp';
+         const sem = new Semaphore(0);
+         const waiting = sem.acquire({ timeout: 60000 });
+         const p = new Process({ target: { module: \${JSON.stringify(process.argv[1])}, export: 'exitWith' }, args: [9] });
+         p.start();
+         await p.join();
+         const q = new Process({ target: { module: \${JSON.stringify(process.argv[1])}, export: 'exitWith' }, args: [8] });
+         q.start();
+         q.joinSync();
+         sem.release();
+         parentPort.postMessage([p.exitCode, q.exitCode, await waiting]);\`, { eval: true });
+       worker.on('message', (m) => console.log(JSON.stringify(m)));
+       worker.on('exit', (code) => setTimeout(() => console.log('worker exit ' + code), 200));`,
+      [fileURLToPath(targets)],
+    );
+    expect(result).toMatchObject({ code: 0, signal: null, stderr: '' });
+    expect(result.stdout).toBe('[9,8,true]\nworker exit 0\n');
   });
 });
 
