@@ -108,9 +108,15 @@ export class Semaphore {
     const counter = this.#counter;
     if (counter ? tryTake(counter) : sem.tryWait()) return true;
     if (wait.timeoutMs === 0) return false;
-    // Polling first (see polling.ts): it holds the event loop for at most ~50 µs, and only on a semaphore whose
-    // tokens have recently come that soon after a wait began.
-    if (counter && this.#polling.poll(this.#takePosted)) return true;
+    // Polling first (see polling.ts), in slices of a few µs between turns of the event loop — unless waits of
+    // this handle already sleep: they are ahead, and this one would only spin behind them.
+    if (counter && !this.#pending.waiting) {
+      const polled = this.#polling.pollYielding(this.#takePosted);
+      if (polled === true || (polled !== false && (await polled))) return true;
+      // The loop turned meanwhile: the handle may have been closed, or the wait aborted.
+      this.#native();
+      if (wait.signal?.aborted) throw wait.signal.reason;
+    }
     const status = await this.#pending.run((t, cb) => sem.waitAsync(t, cb), wait, 'sem_clockwait');
     if (counter) this.#polling.waited();
     return status === WaitStatus.Ok;

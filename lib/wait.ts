@@ -91,6 +91,11 @@ export class PendingWaits {
     });
   }
 
+  /** Whether a native wait started here has not reported back yet. */
+  get waiting(): boolean {
+    return this.#outstanding > 0;
+  }
+
   /**
    * Runs `fn` once every native wait started here has reported back — at once if none is out. A waiter thread
    * keeps using the native handle (and the memory of an anonymous object) until its callback has run, and a
