@@ -85,16 +85,17 @@ bool ChildWatches::SetRef(pid_t pid, bool ref) {
   return true;
 }
 
-bool ChildWatches::WatchExitReport(Napi::Env env, pid_t pid, int fd) {
+bool ChildWatches::WatchExitReport(pid_t pid, int fd) {
   auto it = children_.find(pid);
   if (it == children_.end() || it->second->reported || it->second->report_fd >= 0) return false;
   Child* child = it->second;
+  // Any failure here only costs the wait for the reaping: the report is an optimisation, not a channel the
+  // child's status depends on.
   const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) throw SystemError(env, errno, "fcntl");
-  int rc = uv_poll_init(loop_, &child->report_poll, copy);
-  if (rc != 0) {
+  if (copy < 0) return false;
+  if (uv_poll_init(loop_, &child->report_poll, copy) != 0) {
     close(copy);
-    throw SystemError(env, -rc, "uv_poll_init");
+    return false;
   }
   child->report_poll.data = child;
   child->report_fd = copy;
@@ -102,10 +103,9 @@ bool ChildWatches::WatchExitReport(Napi::Env env, pid_t pid, int fd) {
   child->open_handles++;
   // The pidfd's handle alone decides whether the child keeps the loop alive.
   uv_unref(reinterpret_cast<uv_handle_t*>(&child->report_poll));
-  rc = uv_poll_start(&child->report_poll, UV_READABLE, OnReport);
-  if (rc != 0) {
+  if (uv_poll_start(&child->report_poll, UV_READABLE, OnReport) != 0) {
     StopReport(child);
-    throw SystemError(env, -rc, "uv_poll_start");
+    return false;
   }
   return true;
 }

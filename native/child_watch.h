@@ -31,10 +31,11 @@ class ChildWatches {
   // the exit status it is about to _exit() with. The report ends the wait for the child: `on_exit` is called
   // with it at once instead of after the reaping, which follows milliseconds later (the kernel frees a Node
   // process's memory first), silently and without keeping the event loop alive. A child that dies without
-  // reporting (a signal, a crash) is reported by its reaping as before. False if the child is not watched.
-  bool WatchExitReport(Napi::Env env, pid_t pid, int fd);
-  // Blocks this thread until the child exits or the deadline passes. On exit the child is reaped and its
-  // callback has been called when this returns true. The child must be watched (see Has).
+  // reporting (a signal, a crash) is reported by its reaping as before. False if the child is not watched,
+  // or the report cannot be watched (then only the reaping reports the child).
+  bool WatchExitReport(pid_t pid, int fd);
+  // Blocks this thread until the child's exit is known (its report, or its reaping) or the deadline passes;
+  // when this returns true, the child's callback has been called. The child must be watched (see Has).
   bool WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline);
 
  private:

@@ -132,8 +132,7 @@ Napi::Value ChildWait(const Napi::CallbackInfo& info) {
 // childExitReport(pid, fd) -> false if the pid is not a watched child. Watches a copy of `fd`, the job
 // channel of a Process child, for the exit report the child sends just before _exit() (see exitNow).
 Napi::Value ChildExitReport(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Napi::Boolean::New(env, Watches(info)->WatchExitReport(env, ArgInt32(info, 0), ArgInt32(info, 1)));
+  return Napi::Boolean::New(info.Env(), Watches(info)->WatchExitReport(ArgInt32(info, 0), ArgInt32(info, 1)));
 }
 
 // childRef(pid, ref) -> false if the pid is not a watched child.
