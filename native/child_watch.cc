@@ -129,37 +129,29 @@ bool ChildWatches::TryReap(int pidfd, ExitInfo* info) {
   return true;
 }
 
-bool ChildWatches::ReadReport(Child* child, ExitInfo* info, bool* closed) {
+bool ChildWatches::TakeReport(Child* child, bool from_event_loop) {
   int32_t code = 0;
   ssize_t n;
   do n = recv(child->report_fd, &code, sizeof code, MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof code)) {
-    info->code = code & 0xff;  // what the kernel will report for _exit(code)
-    return true;
+  if (n != static_cast<ssize_t>(sizeof code)) {
+    // EOF (the child exited without a report), an error, or a malformed report: only the reaping is left.
+    if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) StopReport(child);
+    return false;
   }
-  // EOF (the child exited without a report), an error, or a malformed report: only the reaping is left.
-  *closed = !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-  return false;
+  ExitInfo info;
+  info.code = code & 0xff;  // what the kernel will report for _exit(code)
+  child->reported = true;
+  StopReport(child);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&child->poll));
+  Deliver(std::move(child->on_exit), info, from_event_loop);
+  return true;
 }
 
 void ChildWatches::OnReport(uv_poll_t* handle, int status, int) {
   Child* child = static_cast<Child*>(handle->data);
   ChildWatches* self = child->owner;
-  ExitInfo info;
-  bool closed = false;
-  if (ReadReport(child, &info, &closed)) {
-    self->Reported(child, info, true);
-  } else if (closed || status < 0) {
-    self->StopReport(child);
-  }
-}
-
-void ChildWatches::Reported(Child* child, const ExitInfo& info, bool from_event_loop) {
-  child->reported = true;
-  StopReport(child);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&child->poll));
-  Deliver(std::move(child->on_exit), info, from_event_loop);
+  if (!self->TakeReport(child, true) && status < 0) self->StopReport(child);
 }
 
 void ChildWatches::StopReport(Child* child) {
@@ -192,14 +184,7 @@ bool ChildWatches::WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline) 
       Finish(child, info, false);
       return true;
     }
-    if (child->report_open) {
-      bool closed = false;
-      if (ReadReport(child, &info, &closed)) {
-        Reported(child, info, false);
-        return true;
-      }
-      if (closed) StopReport(child);
-    }
+    if (child->report_open && TakeReport(child, false)) return true;
     if (deadline.Passed()) return false;
   }
 }

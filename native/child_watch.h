@@ -61,9 +61,9 @@ class ChildWatches {
   static bool TryReap(int pidfd, ExitInfo* info);
   static void OnReadable(uv_poll_t* handle, int status, int events);
   static void OnReport(uv_poll_t* handle, int status, int events);
-  // Reads the exit report if one is there: true with `info` filled, false if none (yet, or ever).
-  static bool ReadReport(Child* child, ExitInfo* info, bool* closed);
-  void Reported(Child* child, const ExitInfo& info, bool from_event_loop);
+  // Takes the exit report if it has come, calling on_exit: true once reported. Stops watching a channel that
+  // closed without a report.
+  bool TakeReport(Child* child, bool from_event_loop);
   void StopReport(Child* child);
   void Deliver(Napi::FunctionReference on_exit, const ExitInfo& info, bool from_event_loop);
   static void OnClosed(uv_handle_t* handle);
