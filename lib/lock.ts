@@ -138,8 +138,8 @@ abstract class LockBase {
   /** Acquires, blocking the calling thread. Returns `false` on timeout. */
   acquireSync(options?: SyncWaitOptions): boolean {
     // The uncontended case first, with nothing else to check: a mirrored word implies an open handle, and
-    // without options there is nothing to validate. (An RLock this thread holds fails the swap: the word is
-    // not free.)
+    // without options there is nothing to validate (this halves an RLock pair). An RLock this thread holds
+    // fails the swap, as does a contended lock, which the general path below tries once more before waiting.
     const at = this.#mirror;
     if (at >= 0 && options === undefined && tryLock(at) === 1) return this.acquired(false);
     this.#assertOpen();
@@ -155,7 +155,7 @@ abstract class LockBase {
     const at = this.#mirror;
     if (at >= 0) return tryLock(at) === 1;
     if (at === NOT_YET_MIRRORED) {
-      this.#mirror = mirrorOf(this, TOKEN, this.#buffer, this.#offset);
+      this.#mirror = mirrorOf(this, this.#buffer, this.#offset);
       return this.#tryTake();
     }
     return Atomics.compareExchange(this.word, 0, 0n, TOKEN) === 0n;
@@ -190,14 +190,13 @@ abstract class LockBase {
 
   /** Clears the word, whoever holds it, waking a sleeper if there is one. Returns false if it was unlocked. */
   protected releaseWord(): boolean {
-    return this.#releaseWord();
+    return this.tryFastRelease() || this.clearWord();
   }
 
-  #releaseWord(): boolean {
-    // The common case is a single compare-and-swap: this process's token, no sleepers.
-    if (this.tryFastRelease()) return true;
-    let word = Atomics.compareExchange(this.word, 0, TOKEN, 0n);
-    if (word === TOKEN) return true;
+  /** `releaseWord` without the mirror: through `Atomics` on the shared view, whatever the word holds. */
+  protected clearWord(): boolean {
+    // A plain read to start from (inlined, unlike Atomics): the compare-and-swap validates it.
+    let word = this.word[0]!;
     for (;;) {
       if (word === 0n) return false;
       const seen = Atomics.compareExchange(this.word, 0, word, 0n);
@@ -328,7 +327,7 @@ export class Lock extends LockBase {
   release(): void {
     if (this.tryFastRelease()) return;
     this.assertOpen();
-    if (!this.releaseWord()) throw mpError('ERR_MP_RELEASE_UNLOCKED', 'release of an unlocked Lock');
+    if (!this.clearWord()) throw mpError('ERR_MP_RELEASE_UNLOCKED', 'release of an unlocked Lock');
   }
 
   /** @internal */

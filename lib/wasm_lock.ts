@@ -77,13 +77,14 @@ interface WebAssemblyApi {
   Instance: new (module: object, imports: object) => { exports: object };
 }
 
-function openWindow(token: bigint): ArrayBuffer | null {
+function openWindow(): ArrayBuffer | null {
   // Absent under --jitless.
   const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   if (!wasm) return null;
   try {
     const memory = new wasm.Memory({ initial: WINDOW_WASM_PAGES, maximum: WINDOW_WASM_PAGES });
-    const env = { token: new wasm.Global({ value: 'i64', mutable: false }, token), memory };
+    const token = new wasm.Global({ value: 'i64', mutable: false }, binding.selfToken());
+    const env = { token, memory };
     const instance = new wasm.Instance(new wasm.Module(moduleBytes()), { env });
     ({ tryLock, unlock } = instance.exports as { tryLock: typeof tryLock; unlock: typeof unlock });
     return memory.buffer;
@@ -115,8 +116,8 @@ const collected = new FinalizationRegistry<{ buffer: ArrayBuffer; byteOffset: nu
  * handle `owner`; returns the word's offset in the window, or NO_MIRROR. Each successful call is matched by
  * one `releaseMirror` (or happens automatically when `owner` is collected).
  */
-export function mirrorOf(owner: object, token: bigint, buffer: ArrayBuffer, byteOffset: number): number {
-  if (mirrorWindow === undefined) mirrorWindow = openWindow(token);
+export function mirrorOf(owner: object, buffer: ArrayBuffer, byteOffset: number): number {
+  if (mirrorWindow === undefined) mirrorWindow = openWindow();
   if (mirrorWindow === null) return NO_MIRROR;
   const pageIndex = Math.floor(byteOffset / PAGE);
   let pages = mirrors.get(buffer);
