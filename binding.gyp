@@ -3,31 +3,50 @@
     {
       "target_name": "posix_mp",
       "sources": [
-        "native/addon.cc",
-        "native/atomics.cc",
-        "native/background_thread.cc",
-        "native/child_watch.cc",
-        "native/deadline.cc",
-        "native/errors.cc",
-        "native/fd_passing.cc",
-        "native/fork_exec.cc",
-        "native/futex.cc",
-        "native/lock.cc",
-        "native/mapping.cc",
-        "native/mirror.cc",
-        "native/process.cc",
-        "native/sem_async.cc",
-        "native/semaphore.cc",
-        "native/shm.cc",
-        "native/spawner.cc",
-        "native/waiter.cc"
+        "native/comm/fd_passing.cc",
+        "native/core/addon.cc",
+        "native/core/background_thread.cc",
+        "native/core/deadline.cc",
+        "native/core/errors.cc",
+        "native/memory/mapping.cc",
+        "native/memory/mirror.cc",
+        "native/memory/shm.cc",
+        "native/process/child_watch.cc",
+        "native/process/fork_exec.cc",
+        "native/process/process.cc",
+        "native/process/spawner.cc",
+        "native/sync/atomics.cc",
+        "native/sync/lock.cc",
+        "native/sync/sem_async.cc",
+        "native/sync/semaphore.cc",
+        "native/wait/futex.cc",
+        "native/wait/waiter.cc"
       ],
-      "include_dirs": ["native/include"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fvisibility=hidden"],
-      "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
-      "libraries": ["-lpthread", "-ldl"]
+      "include_dirs": [
+        "native",
+        "native/include"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-fvisibility=hidden"
+      ],
+      "cflags_cc!": [
+        "-std=gnu++17",
+        "-std=gnu++20"
+      ],
+      "libraries": [
+        "-lpthread",
+        "-ldl"
+      ]
     }
   ]
 }

@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // child.ts is the program Process children run (dist/child.js); ESM code splitting makes it share its
+  // process/child.ts is the program Process children run (dist/child.js); ESM code splitting makes it share its
   // modules with index.js, so a child and the user's code use the same copy of the package.
-  // child_warm_up.ts imports the package by its name, as users do: that import must stay one.
-  entry: ['lib/index.ts', 'lib/child.ts', 'lib/child_warm_up.ts'],
+  // process/child_warm_up.ts imports the package by its name, as users do: that import must stay one.
+  entry: { index: 'lib/index.ts', child: 'lib/process/child.ts', child_warm_up: 'lib/process/child_warm_up.ts' },
   external: ['posix-mp'],
   format: ['esm', 'cjs'],
   dts: true,

@@ -76,7 +76,7 @@ export function waitForLine(child: ChildProcess, pattern: RegExp): Promise<strin
 }
 
 /**
- * The addon instance the package itself uses (lib/native.ts: `POSIX_MP_ADDON` or node-gyp-build), for tests
+ * The addon instance the package itself uses (lib/internal/native.ts: `POSIX_MP_ADDON` or node-gyp-build), for tests
  * that look at native state such as `pendingWaits()`.
  */
 export function loadAddon<T>(): T {

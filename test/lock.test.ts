@@ -319,7 +319,7 @@ function mappingsOf(name: string): number {
   return mappingCounts().get(name) ?? 0;
 }
 
-describe('the uncontended path through WebAssembly (a mirror of the lock word, lib/wasm_lock.ts)', () => {
+describe('the uncontended path through WebAssembly (a mirror of the lock word, lib/sync/wasm_lock.ts)', () => {
   it("mirrors a lock's page on its first acquire and drops the mirror at close", () => {
     const lock = named(Lock, 'lock-mirror');
     const mapped = mappingsOf(lock.name);

@@ -72,7 +72,7 @@ function breakdown(m) {
   const ns = (x) => `${x.toFixed(0)} ns`;
   return (
     `breakdown of the Lock pair (${ns(m.lock.median)}): the loop alone ${ns(m.empty.median)}; the rest is two ` +
-    `calls into WebAssembly, each one compare-and-swap on a mirror of the lock word's page (lib/wasm_lock.ts), ` +
+    `calls into WebAssembly, each one compare-and-swap on a mirror of the lock word's page (lib/sync/wasm_lock.ts), ` +
     `and posix-mp's JavaScript around them. The same two compare-and-swaps through Atomics.compareExchange on ` +
     `the shared BigUint64Array cost ${ns(m.cas64.median - m.empty.median)} by themselves (on an Int32Array ` +
     `${ns(m.cas32.median - m.empty.median)}): V8 in Node ${process.versions.node} does not inline Atomics ` +

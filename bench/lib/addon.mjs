@@ -5,5 +5,5 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The posix-mp addon's exports (see lib/native.ts). */
+/** The posix-mp addon's exports (see lib/internal/native.ts). */
 export const addon = createRequire(import.meta.url)('node-gyp-build')(root);

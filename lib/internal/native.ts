@@ -1,0 +1,134 @@
+/**
+ * Loads the compiled addon: `prebuilds/<platform>-<arch>/*.node` when present, else `build/Release`.
+ * @internal
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Results of native waits (`WaitStatus` in native/wait/futex.h); negative numbers are `-errno`. */
+export const enum WaitStatus {
+  Ok = 0,
+  TimedOut = 1,
+  NotEqual = 2,
+  Cancelled = 3,
+  OwnerDied = 4,
+}
+
+/** How a named object is opened (`OpenMode` in native/core/open_mode.h). */
+export const enum OpenMode {
+  Open = 0,
+  Create = 1,
+  OpenOrCreate = 2,
+}
+
+type WaitCallback = (status: number) => void;
+
+/** A POSIX semaphore handle from the addon. */
+export interface NativeSemaphore {
+  post(count?: number): void;
+  tryWait(): boolean;
+  getValue(): number;
+  waitSync(timeoutMs: number): boolean;
+  waitAsync(timeoutMs: number, callback: WaitCallback): number;
+  counter(): ArrayBuffer | undefined;
+  wake(count: number): void;
+  close(): void;
+}
+
+/** What `spawn`/`daemonize` execute (`ExecPlan` in native/process/fork_exec.h), built by lib/posix/spawn.ts. */
+export interface SpawnRequest {
+  /** The program as the user named it, for error messages. */
+  file: string;
+  /** execve candidates in order (the PATH search is done in TypeScript). */
+  paths: string[];
+  /** The complete argv, argv[0] included. */
+  argv: string[];
+  /** `NAME=value` strings. */
+  envp: string[];
+  cwd: string | undefined;
+  /** Child fd i becomes a copy of parent fd fds[i]; -1 opens /dev/null there, -2 leaves it closed. */
+  fds: number[];
+  setsid: boolean;
+  /** -1: the parent's group; 0: a new group led by the child; >0: join that group. */
+  pgid: number;
+  /** 0: none. */
+  deathSignal: number;
+  /** daemonize only; -1: unchanged. */
+  umask: number;
+  /** spawn only: whether the child keeps the event loop alive. */
+  ref: boolean;
+}
+
+/** Called once a child has been reaped: `code` is -1 if a signal killed it, `signal` 0 if none. */
+export type ChildExitCallback = (code: number, signal: number, coreDumped: boolean) => void;
+
+/** The addon's exports (native/core/addon.cc). */
+export interface Binding {
+  spawn(request: SpawnRequest, onExit: ChildExitCallback): number;
+  daemonize(request: SpawnRequest): number;
+  childWait(pid: number, timeoutMs: number): boolean;
+  childRef(pid: number, ref: boolean): boolean;
+  childExitReport(pid: number, fd: number): boolean;
+  kill(pid: number, signal: number): void;
+  killpg(pgid: number, signal: number): void;
+  setsid(): number;
+  getpgid(pid: number): number;
+  signalDisposition(signal: number, ignore: boolean): void;
+  cancelWait(id: number): boolean;
+  pendingWaits(): number;
+  map(fd: number, size: number): ArrayBuffer;
+  unmap(buffer: ArrayBuffer): void;
+  pageSize: number;
+  mirrorPage(source: ArrayBuffer, sourceOffset: number, window: ArrayBuffer, windowOffset: number): void;
+  unmirrorPage(window: ArrayBuffer, windowOffset: number): void;
+  shmOpen(name: string, mode: OpenMode, permissions: number): { fd: number; created: boolean };
+  shmUnlink(name: string): void;
+  memfdCreate(label: string): number;
+  ftruncate(fd: number, size: number): void;
+  fdSize(fd: number): number;
+  closeFd(fd: number): void;
+  Semaphore: {
+    open(
+      name: string,
+      mode: OpenMode,
+      permissions: number,
+      value: number,
+    ): { semaphore: NativeSemaphore; created: boolean };
+    inMemory(buffer: ArrayBuffer, byteOffset: number, initialValue: number): NativeSemaphore;
+    unlink(name: string): void;
+  };
+  semLayoutIsGlibc: boolean;
+  futexWait(view: Int32Array, index: number, expected: number, timeoutMs: number): number;
+  futexWaitAsync(view: Int32Array, index: number, expected: number, timeoutMs: number, callback: WaitCallback): number;
+  futexWake(view: Int32Array, index: number, count: number): number;
+  selfToken(): bigint;
+  lockTry(buffer: ArrayBuffer, byteOffset: number): number;
+  lockAcquireSync(buffer: ArrayBuffer, byteOffset: number, timeoutMs: number): number;
+  lockAcquireAsync(buffer: ArrayBuffer, byteOffset: number, timeoutMs: number, callback: WaitCallback): number;
+  lockWake(buffer: ArrayBuffer, byteOffset: number): void;
+  socketPair(): [number, number];
+  sendMessage(fd: number, bytes: Uint8Array, fds: number[]): void;
+  receiveMessage(fd: number, maxBytes: number): { bytes: Buffer; fds: number[] } | null;
+  maxFdsPerMessage: number;
+  closeOnExec(fd: number): void;
+  setParentDeathSignal(signal: number): void;
+  exitNow(code: number, reportFd?: number): never;
+}
+
+const require = createRequire(import.meta.url);
+/** The package root: the nearest folder above this module with a package.json (dist/ when built, lib/internal/ in development). */
+const packageRoot = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
+
+/**
+ * The loaded addon. `POSIX_MP_ADDON=/path/to/posix_mp.node` loads a specific build instead, e.g. the
+ * sanitizer build of `npm run build:debug` (see README, "Developing").
+ */
+export const binding: Binding = process.env.POSIX_MP_ADDON
+  ? require(path.resolve(process.env.POSIX_MP_ADDON))
+  : require('node-gyp-build')(packageRoot);

@@ -1,0 +1,250 @@
+/**
+ * The program a Process child runs: `node [the parent's Node options] dist/child.js`, with its job channel
+ * on fd 3 (see prepared.ts). Loading this file loads posix-mp; then the child blocks until its job arrives —
+ * at once for a cold child, whenever a `start()` comes for a prepared one — and becomes that Process:
+ * environment, working directory and argv of the parent at `start()`, its name and daemon flag, the target
+ * found in its module, the arguments with their shared objects.
+ *
+ * Exit status, as in Python: 0 when the target returns (or its promise resolves) and the event loop has
+ * drained; n on `process.exit(n)`; 1 when the target throws or rejects (the stack is printed on stderr
+ * after `Process <name>:`), or when the target cannot be found (the message says what to export).
+ * @internal
+ */
+import { fstatSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
+
+// The whole package, first: a prepared interpreter has it loaded before its job arrives, and every class of
+// shared object has registered how it is revived (transfer.ts) whether or not the user's module imports it.
+import { Event } from '../sync/event.js';
+import '../index.js';
+import { Lock } from '../sync/lock.js';
+import { binding } from '../internal/native.js';
+import { CHANNEL_FD } from './prepared.js';
+import { findExport, runtimes, setChildState, type ChildState, type Runtime } from './process.js';
+import { Semaphore } from '../sync/semaphore.js';
+import { decode, Outgoing, receiveJob, reviveShared, type Job } from '../comm/transfer.js';
+import { Value } from '../shared/value.js';
+
+const SIGKILL = 9;
+const require = createRequire(import.meta.url);
+
+/** Prints a failure the way Python's child does (`Process Process-1:` and the traceback), exits 1. */
+function fail(name: string, error: unknown): never {
+  // The bootstrap's own errors (a target it cannot find, ...) are about the user's code: their stack,
+  // inside this file, would only hide the message.
+  const code = (error as { code?: unknown } | undefined)?.code;
+  let text: string;
+  if (error instanceof Error && typeof code === 'string' && code.startsWith('ERR_MP_')) {
+    text = `${error.name} [${code}]: ${error.message}`;
+  } else {
+    text = error instanceof Error && error.stack ? error.stack : inspect(error);
+  }
+  process.stderr.write(`Process ${name}:\n${text}\n`);
+  process.exit(1);
+}
+
+/** Makes this process look like the parent at `start()`: environment, working directory, argv. */
+function adoptEnvironment(job: Job): void {
+  for (const key of Object.keys(process.env)) if (!(key in job.env)) delete process.env[key];
+  Object.assign(process.env, job.env);
+  if (process.cwd() !== job.cwd) process.chdir(job.cwd);
+  process.argv = [process.argv[0]!, ...job.argv.slice(1)];
+}
+
+/** The job's modules that are CommonJS (their code uses the CommonJS copy of this package). */
+const commonJs = new Set<string>();
+
+/** Options that can register module-loader hooks, which require() would partly bypass. */
+const HOOKS = /(?:^|\s)--(?:(?:experimental-)?loader|import)(?:[=\s]|$)/;
+
+/**
+ * Whether target modules may be loaded with require(): this Node loads ES modules with it (Node ≥ 20.19 and
+ * ≥ 22.12), and no module-loader hooks are registered from the command line.
+ */
+function canRequire(): boolean {
+  return (
+    (process.features as { require_module?: boolean }).require_module === true &&
+    !HOOKS.test(process.execArgv.join(' ')) &&
+    !HOOKS.test(process.env.NODE_OPTIONS ?? '')
+  );
+}
+
+/** Failures of require() that mean "use import()": top-level await, or an ES module it cannot load. */
+const NEEDS_IMPORT = new Set(['ERR_REQUIRE_ASYNC_MODULE', 'ERR_REQUIRE_ESM']);
+
+/**
+ * Loads the module of a target, as a module namespace (CommonJS: `{ default: module.exports }`). With
+ * require() where possible: it reads, links and runs the module synchronously, ~2 ms sooner than import(),
+ * whose loader takes several trips through the event loop and the thread pool — most of a prepared start.
+ */
+async function load(url: string): Promise<Record<string, unknown>> {
+  if (url.startsWith('file:') && /\.[cm]?js$/.test(url) && canRequire()) {
+    let loaded: unknown;
+    let required = true;
+    try {
+      loaded = require(fileURLToPath(url));
+    } catch (error) {
+      if (!NEEDS_IMPORT.has((error as { code?: string }).code ?? '')) throw error;
+      required = false;
+    }
+    if (required) {
+      if (Object.prototype.toString.call(loaded) === '[object Module]') return loaded as Record<string, unknown>;
+      commonJs.add(url);
+      return { default: loaded };
+    }
+  }
+  const ns = (await import(url)) as Record<string, unknown>;
+  if (url.startsWith('file:') && require.cache[fileURLToPath(url)] !== undefined) commonJs.add(url);
+  return ns;
+}
+
+/**
+ * The copy of posix-mp the user's code uses — the one whose Process a subclass extends, or the CommonJS copy
+ * for a CommonJS module that loaded it — so that revived shared objects are instances of the classes that
+ * code sees.
+ */
+function runtimeFor(job: Job, cls: Function | undefined): Runtime {
+  const all = runtimes();
+  if (cls) {
+    for (const runtime of Object.values(all)) if (cls.prototype instanceof runtime.Process) return runtime;
+  }
+  const module = job.processClass?.module ?? job.target?.module;
+  if (module !== undefined && commonJs.has(module) && all.cjs) return all.cjs;
+  return all.esm!;
+}
+
+/**
+ * Runs the module loader the way the job will, so that its first-use costs (~2 ms) are paid while idle and
+ * the job's module costs only itself: this package's entry by its name through import(), then a module that
+ * imports it by name through load(), as the job's module will be.
+ */
+async function warmUp(): Promise<void> {
+  const self = 'posix-mp';
+  try {
+    await import(self);
+  } catch {
+    await import(new URL('./index.js', import.meta.url).href);
+  }
+  await load(new URL('./child_warm_up.js', import.meta.url).href);
+  warmUpRevival();
+}
+
+/**
+ * Passes a few anonymous objects of this interpreter's own through the same encoding and revival a job's
+ * arguments go through (their memory file reopened through /proc/self/fd, as if received), so that the code
+ * doing it is compiled while idle: in a fresh interpreter that first revival costs ~2 ms of a prepared start.
+ */
+function warmUpRevival(): void {
+  const objects = [new Value('q', 0n), new Lock(), new Semaphore(0), new Event()];
+  const out = new Outgoing();
+  const encoded = out.encode(objects);
+  const fds = out.files.map((file) => openSync(`/proc/self/fd/${file.fd}`, 'r+'));
+  const revived = decode(encoded, reviveShared(out.descriptions, out.files.map((file) => file.id), fds));
+  for (const object of [...(revived as typeof objects), ...objects]) object.close();
+}
+
+/**
+ * Ends the process once its event loop has drained, as Node would, but through process.exit(): that skips
+ * tearing down the environment and heap, which takes milliseconds that `join()` would wait for. If the user's
+ * code listens for 'beforeExit' itself (and may schedule more work there), Node's own ending is left alone.
+ */
+function exitWhenDrained(): void {
+  const onBeforeExit = (): void => {
+    if (process.listenerCount('beforeExit') === 1) process.exit();
+    else process.off('beforeExit', onBeforeExit);
+  };
+  process.on('beforeExit', onBeforeExit);
+}
+
+/**
+ * Makes every process.exit() of this child — the target's process.exit(n), a failure's exit 1, the drained
+ * loop's exit 0 — end with _exit() once the 'exit' listeners have run, instead of Node's full teardown:
+ * process.exit() emits 'exit' and then calls process.reallyExit(), which is where this takes over.
+ */
+function exitFast(): void {
+  (process as unknown as { reallyExit(code: number): never }).reallyExit = (code) => binding.exitNow(code, reportFd());
+}
+
+/** The job channel's identity, recorded when the job arrived (see reportFd). */
+let channelIdentity: { dev: number; ino: number } | undefined;
+
+/**
+ * The job channel, over which the exit status is reported to the parent just before `_exit()` (prepared.ts) —
+ * unless user code closed descriptor 3, maybe reusing the number for a file of its own: then -1 (no report;
+ * the parent learns the status when it reaps this process).
+ */
+function reportFd(): number {
+  try {
+    const stat = fstatSync(CHANNEL_FD);
+    return stat.dev === channelIdentity?.dev && stat.ino === channelIdentity.ino ? CHANNEL_FD : -1;
+  } catch {
+    return -1;
+  }
+}
+
+async function main(): Promise<void> {
+  await warmUp();
+  // Let the event loop turn before the blocking read: work V8 posted as tasks meanwhile — the scavenge that
+  // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  await new Promise((resolve) => setImmediate(resolve));
+  // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
+  binding.closeOnExec(CHANNEL_FD);
+  const { dev, ino } = fstatSync(CHANNEL_FD);
+  channelIdentity = { dev, ino };
+  // A prepared interpreter sleeps here, in a blocking read, until it gets a job or its parent goes away.
+  const received = receiveJob(CHANNEL_FD);
+  if (received === null) process.exit(0);
+  const { job, fds } = received;
+  const state: ChildState = {
+    name: job.name,
+    daemon: job.daemon,
+    parentPid: job.parentPid,
+    identity: job.identity,
+    bootstrapping: true,
+  };
+  setChildState(state);
+  // Non-daemon children survive their parent (Python's semantics); a prepared interpreter was started with
+  // SIGKILL as its death signal, which only daemons keep.
+  binding.setParentDeathSignal(job.daemon ? SIGKILL : 0);
+
+  let target: Function | undefined;
+  let cls: Function | undefined;
+  try {
+    adoptEnvironment(job);
+    if (job.target) target = findExport(await load(job.target.module), job.target, 'target function');
+    if (job.processClass) cls = findExport(await load(job.processClass.module), job.processClass, 'Process subclass');
+  } catch (error) {
+    fail(job.name, error);
+  }
+  state.bootstrapping = false;
+
+  const runtime = runtimeFor(job, cls);
+  let args: unknown[];
+  let fields: Record<string, unknown> | undefined;
+  try {
+    const objects = runtime.reviveShared(job.shared, job.fileIds, fds);
+    args = runtime.decode(job.args, objects) as unknown[];
+    if (job.processClass) fields = runtime.decode(job.processClass.fields, objects) as Record<string, unknown>;
+  } catch (error) {
+    fail(job.name, error);
+  }
+  exitWhenDrained();
+  exitFast();
+  try {
+    if (cls) {
+      const self = runtime.makeSelf(cls, { name: job.name, daemon: job.daemon, target: target as never, args }, fields!);
+      await self.run();
+    } else if (target) {
+      await (target as (...a: unknown[]) => unknown)(...args);
+    }
+  } catch (error) {
+    fail(job.name, error);
+  }
+}
+
+// Not awaited at the top level: a target whose promise never settles must end like any Node program whose
+// event loop drains (exit 0), not as an unsettled top-level await (exit 13).
+main().catch((error: unknown) => fail('(bootstrap)', error));

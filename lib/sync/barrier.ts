@@ -1,0 +1,356 @@
+/**
+ * Barrier (Python's `multiprocessing.Barrier`): CPython's `threading.Barrier` algorithm — states filling,
+ * draining, resetting and broken, and a count of the parties inside `wait()` — on fields in shared memory
+ * (`pmp_barrier` in native/include/posix_mp.h), guarded by a Lock and a Condition stored in the same object.
+ */
+import { ConditionCore, CONDITION_CORE_SIZE, CONDITION_STATE_OFFSET, InFlight } from './condition.js';
+import { closedError, invalidArgType, mpError } from '../internal/errors.js';
+import { Lock } from './lock.js';
+import { OPEN_EXISTING, openExisting, parseNameOptions, type InternalNameOptions, type NameOptions } from '../shared/names.js';
+import { Kind, Segment } from '../shared/segment.js';
+import { RECEIVED, receivedDescription, registerTransfer } from '../comm/transfer.js';
+import { validateInteger, validateOptions, validateTimeout } from '../internal/validate.js';
+import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type ParsedAsyncWait, type SyncWaitOptions } from '../internal/wait.js';
+
+/** sizeof(pmp_barrier). */
+const BARRIER_SIZE = 40;
+/** pmp_barrier.state and .count, as an Int32Array from this offset of the payload. */
+const FIELDS_OFFSET = CONDITION_STATE_OFFSET + CONDITION_CORE_SIZE;
+const STATE = 0;
+const COUNT = 1;
+// pmp_barrier.state: CPython's _state values.
+const FILLING = 0;
+const DRAINING = 1;
+const RESETTING = -1;
+const BROKEN = -2;
+
+/**
+ * Thrown (rejected) by `Barrier.wait` when the barrier is broken — by `abort()`, by a wait that timed out or
+ * was aborted, or by an `action` that threw — or is reset while the wait is in progress.
+ * `code: 'ERR_MP_BROKEN_BARRIER'`.
+ */
+export class BrokenBarrierError extends Error {
+  /** Always `'ERR_MP_BROKEN_BARRIER'`. */
+  readonly code = 'ERR_MP_BROKEN_BARRIER';
+
+  constructor(message = 'the barrier is broken') {
+    super(message);
+    this.name = 'BrokenBarrierError';
+  }
+}
+
+/** The per-handle behaviour of a Barrier: each process gives its own. */
+export interface BarrierBehaviour {
+  /** Called, synchronously, by the party whose arrival releases the others (in its process). */
+  action?: () => void;
+  /** Default timeout of `wait` in milliseconds (default: none). */
+  timeout?: number;
+}
+
+/** Options of the Barrier constructor. */
+export interface BarrierOptions extends NameOptions, BarrierBehaviour {}
+
+/**
+ * A barrier for a fixed number of parties, in any processes (Python's `multiprocessing.Barrier`). Each
+ * `wait()` blocks until `parties` waits are in progress, then all return; each gets a distinct index
+ * 0..parties-1 (its arrival order: exactly one gets 0). The barrier is then ready for the next round.
+ *
+ * `action` and `timeout` belong to the handle, not the shared object (a function cannot be shared): the
+ * action runs in the process whose arrival released the barrier, if that handle has one. A wait that times
+ * out, or is aborted through its signal, breaks the barrier (as in Python, where a timeout does): every
+ * pending and later wait throws {@link BrokenBarrierError} until `reset()`. Closing a handle while waits on it
+ * are pending breaks the barrier the same way; those waits reject with `ERR_MP_CLOSED`. A process that dies
+ * inside `wait()` leaves the barrier counting it: the others time out (if they gave a timeout) and break it,
+ * and it cannot be reset until that round's count drains — create a new one.
+ *
+ * Passed to a child process (as a Process argument), a Barrier arrives with this handle's default timeout, as
+ * in Python, but without its action, a function, which cannot travel: the child's handle has none (for a named
+ * Barrier, the child may open its own handle with `Barrier.open(name, { action })`). A round released by a
+ * party whose handle has no action runs none, even if other parties' handles have one. For work that must run
+ * once per round whichever process arrives last, use Python's idiom: `if ((await barrier.wait()) === 0) ...`.
+ *
+ * `reset()` and `abort()` are synchronous, as in Python: they block the thread while they take the barrier's
+ * internal lock, which parties hold only for their bookkeeping. Like any process-owned {@link Lock} taken
+ * synchronously, that lock cannot be taken while this very process's async `wait()` has just been granted it
+ * and has not yet resumed; call them from code that is not racing its own pending waits, or from another
+ * process.
+ */
+export class Barrier {
+  /** The name other processes open (generated for an anonymous Barrier). */
+  readonly name: string;
+  /** The number of parties needed to pass the barrier. */
+  readonly parties: number;
+  readonly #segment: Segment;
+  readonly #lock: Lock;
+  readonly #cond: ConditionCore;
+  readonly #fields: Int32Array;
+  readonly #action: (() => void) | undefined;
+  /** Default timeout in the addon's encoding (-1 = none). */
+  readonly #timeoutMs: number;
+  readonly #inFlight = new InFlight();
+  #closed = false;
+
+  /**
+   * @param parties the number of parties (an integer >= 1); when opening an existing named barrier it must
+   *   match (`code: 'ERR_MP_MISMATCH'`).
+   * @param options `{ name }` opens or creates a named Barrier; `action` and `timeout` as in Python.
+   */
+  constructor(parties: number, options?: BarrierOptions) {
+    const o = validateOptions<BarrierOptions & InternalNameOptions>(options);
+    // Passed by a parent process (transfer.ts): the Barrier's memory came with the job; parties come from it.
+    const received = receivedDescription(options);
+    const openOnly = o[OPEN_EXISTING] === true || received !== undefined;
+    if (!openOnly) validateInteger(parties, 'parties', 1, 0x7fffffff);
+    if (o.action !== undefined && typeof o.action !== 'function') {
+      throw invalidArgType('options.action', 'of type function', o.action);
+    }
+    this.#timeoutMs = validateTimeout(o.timeout);
+    this.#action = o.action;
+    const segment = received?.memory
+      ? Segment.received(Kind.Barrier, received.name, received.memory)
+      : Segment.open(
+          { kind: Kind.Barrier, payloadSize: BARRIER_SIZE, params: [parties, 0] },
+          parseNameOptions(options),
+        );
+    const actual = segment.params[0];
+    if (!openOnly && actual !== parties) {
+      segment.close();
+      throw mpError('ERR_MP_MISMATCH', `Barrier '${segment.name}' exists with ${actual} parties, not ${parties}`);
+    }
+    this.#segment = segment;
+    this.name = segment.name;
+    this.parties = actual;
+    this.#lock = new Lock(Lock.embeddedOptions(segment, segment.payloadOffset));
+    this.#cond = new ConditionCore(segment.buffer, segment.payloadOffset + CONDITION_STATE_OFFSET, 'Barrier');
+    this.#fields = new Int32Array(segment.buffer, segment.payloadOffset + FIELDS_OFFSET, 2);
+  }
+
+  /**
+   * Opens an existing named Barrier (`code: 'ENOENT'` if there is none); its number of parties comes from the
+   * object. `behaviour` gives this handle an action and a default timeout.
+   */
+  static open(name: string, behaviour?: BarrierBehaviour): Barrier {
+    const b = validateOptions<BarrierBehaviour>(behaviour, 'behaviour');
+    return new Barrier(0, { ...openExisting(name), action: b.action, timeout: b.timeout } as BarrierOptions);
+  }
+
+  /**
+   * Waits until all parties have called `wait`, without blocking the event loop. Resolves with this party's
+   * index (0..parties-1); rejects with {@link BrokenBarrierError} if the barrier is or becomes broken, or
+   * the timeout (default: the constructor's) passes — which breaks it.
+   */
+  async wait(options?: AsyncWaitOptions): Promise<number> {
+    this.#assertOpen();
+    const wait = this.#withDefaultTimeout(parseAsyncWait(options), options);
+    if (wait.signal?.aborted) throw wait.signal.reason;
+    return this.#inFlight.run(async () => {
+      await this.#lock.acquire({ signal: wait.signal });
+      try {
+        if (this.#closed) throw closedError('Barrier');
+        // _enter: block while the barrier drains or resets.
+        while (this.#state === DRAINING || this.#state === RESETTING) {
+          await this.#cond.wait(this.#lock, { timeoutMs: -1, signal: wait.signal });
+        }
+        if (this.#state < 0) throw new BrokenBarrierError();
+        const index = this.#count;
+        this.#count = index + 1;
+        try {
+          if (index + 1 === this.parties) {
+            this.#release();
+          } else {
+            let passed: boolean;
+            try {
+              passed = await this.#cond.waitFor(this.#lock, () => this.#state !== FILLING, wait);
+            } catch (error) {
+              // Aborted or closed: this party is leaving, so the others could never pass.
+              this.#break();
+              throw error;
+            }
+            this.#afterWait(passed);
+          }
+          return index;
+        } finally {
+          this.#exit();
+        }
+      } finally {
+        this.#lock.release();
+      }
+    });
+  }
+
+  /** Blocking form of {@link wait}. */
+  waitSync(options?: SyncWaitOptions): number {
+    this.#assertOpen();
+    const given = parseSyncWait(options);
+    const timeoutMs = (options as SyncWaitOptions | undefined)?.timeout === undefined ? this.#timeoutMs : given;
+    this.#lock.acquireSync();
+    try {
+      while (this.#state === DRAINING || this.#state === RESETTING) this.#cond.waitSync(this.#lock, -1);
+      if (this.#state < 0) throw new BrokenBarrierError();
+      const index = this.#count;
+      this.#count = index + 1;
+      try {
+        if (index + 1 === this.parties) this.#release();
+        else this.#afterWait(this.#cond.waitForSync(this.#lock, () => this.#state !== FILLING, timeoutMs));
+        return index;
+      } finally {
+        this.#exit();
+      }
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  /**
+   * Returns the barrier to its initial state. Waits in progress throw {@link BrokenBarrierError}; the
+   * barrier is usable again once they have left.
+   */
+  reset(): void {
+    this.#assertOpen();
+    this.#lock.acquireSync();
+    try {
+      if (this.#count > 0) {
+        // Waits in progress leave first: the last one to leave returns it to filling (#exit).
+        if (this.#state === FILLING || this.#state === BROKEN) this.#state = RESETTING;
+      } else {
+        this.#state = FILLING;
+      }
+      this.#cond.notifyAll();
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  /** Breaks the barrier: pending and later waits throw {@link BrokenBarrierError} until `reset()`. */
+  abort(): void {
+    this.#assertOpen();
+    this.#lock.acquireSync();
+    try {
+      this.#break();
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  /** How many parties are waiting in the current round (a snapshot). */
+  get nWaiting(): number {
+    this.#assertOpen();
+    return Atomics.load(this.#fields, STATE) === FILLING ? Atomics.load(this.#fields, COUNT) : 0;
+  }
+
+  /** Whether the barrier is broken (a snapshot). */
+  get broken(): boolean {
+    this.#assertOpen();
+    return Atomics.load(this.#fields, STATE) === BROKEN;
+  }
+
+  /** The options' timeout, or this handle's default when they give none. */
+  #withDefaultTimeout(wait: ParsedAsyncWait, options: unknown): ParsedAsyncWait {
+    const given = (options as AsyncWaitOptions | undefined)?.timeout;
+    return given === undefined ? { timeoutMs: this.#timeoutMs, signal: wait.signal } : wait;
+  }
+
+  // The fields below are only touched holding the lock; Atomics make the other processes' writes visible.
+  get #state(): number {
+    return Atomics.load(this.#fields, STATE);
+  }
+
+  set #state(value: number) {
+    Atomics.store(this.#fields, STATE, value);
+  }
+
+  get #count(): number {
+    return Atomics.load(this.#fields, COUNT);
+  }
+
+  set #count(value: number) {
+    Atomics.store(this.#fields, COUNT, value);
+  }
+
+  /** _release: the last party runs the action and lets everyone through. */
+  #release(): void {
+    try {
+      this.#action?.();
+      this.#state = DRAINING;
+      this.#cond.notifyAll();
+    } catch (error) {
+      this.#break();
+      throw error;
+    }
+  }
+
+  /** The rest of CPython's _wait, once the wait for "not filling" returned. */
+  #afterWait(passed: boolean): void {
+    if (!passed) {
+      this.#break();
+      throw new BrokenBarrierError('the barrier wait timed out (the barrier is now broken)');
+    }
+    if (this.#state < 0) throw new BrokenBarrierError();
+  }
+
+  /** _exit: the last party to leave a draining or resetting barrier makes it ready for the next round. */
+  #exit(): void {
+    this.#count = this.#count - 1;
+    if (this.#count === 0 && (this.#state === RESETTING || this.#state === DRAINING)) {
+      this.#state = FILLING;
+      this.#cond.notifyAll();
+    }
+  }
+
+  /** _break. */
+  #break(): void {
+    this.#state = BROKEN;
+    this.#cond.notifyAll();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedError('Barrier');
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Releases this process's handle. Pending waits break the barrier and reject with `ERR_MP_CLOSED`. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cond.cancelAll();
+    // Pending waits still leave the barrier (under its lock, in this memory) before they reject.
+    this.#inFlight.whenIdle(() => {
+      this.#lock.close();
+      this.#cond.afterNativeWaits(() => this.#lock.afterNativeWaits(() => this.#segment.close()));
+    });
+  }
+
+  // Passing to child processes (transfer.ts): a named Barrier by name, an anonymous one with its memory; the
+  // default timeout goes along, the action cannot (see the class comment).
+  static {
+    registerTransfer<Barrier>({
+      kind: 'Barrier',
+      type: Barrier,
+      describe: (b) => {
+        b.#assertOpen();
+        const timeout = b.#timeoutMs < 0 ? undefined : b.#timeoutMs;
+        return { name: b.name, memory: b.#segment.block, params: { timeout } };
+      },
+      revive: (d) => {
+        const { timeout } = d.params as { timeout: number | undefined };
+        return d.memory
+          ? new Barrier(0, { [RECEIVED]: d, timeout } as BarrierOptions)
+          : Barrier.open(d.name, { timeout });
+      },
+    });
+  }
+
+  /** Removes a named Barrier from the system; processes using it keep it. */
+  unlink(): void {
+    this.#segment.unlink();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
