@@ -7,7 +7,7 @@ export * as atomics from './shared/atomics.js';
 export type { WaitResult } from './shared/atomics.js';
 export { Barrier, BrokenBarrierError, type BarrierBehaviour, type BarrierOptions } from './sync/barrier.js';
 export { Condition } from './sync/condition.js';
-export type { CodedError } from './internal/errors.js';
+export type { CodedError, ErrorCode } from './internal/errors.js';
 export { Event } from './sync/event.js';
 export { Lock, RLock } from './sync/lock.js';
 export type { NameOptions } from './shared/names.js';

@@ -4,7 +4,7 @@
  */
 import { constants } from 'node:os';
 
-import { invalidArgType, outOfRange, type CodedError } from '../internal/errors.js';
+import { invalidArgType, outOfRange, unknownSignal } from '../internal/errors.js';
 
 /** A signal: a name such as `'SIGTERM'` or its number. */
 export type Signal = NodeJS.Signals | number;
@@ -27,11 +27,7 @@ for (const [name, n] of Object.entries(numbers)) if (!names.has(n)) names.set(n,
 export function signalNumber(value: unknown, name: string, min = 1): number {
   if (typeof value === 'string') {
     const n = numbers[value];
-    if (n === undefined) {
-      const error = new TypeError(`Unknown signal: ${value}`) as TypeError & CodedError;
-      error.code = 'ERR_UNKNOWN_SIGNAL';
-      throw error;
-    }
+    if (n === undefined) throw unknownSignal(value);
     return n;
   }
   if (typeof value !== 'number') throw invalidArgType(name, 'of type string or number', value);
