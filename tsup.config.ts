@@ -1,13 +1,21 @@
 import { defineConfig } from 'tsup';
 
+/** The package's entry: `import` gets dist/index.js, `require` dist/index.cjs, each with its .d.ts. */
+const index = { index: 'lib/index.ts' };
+
 export default defineConfig({
-  // process/child.ts is the program Process children run (dist/child.js); ESM code splitting makes it share its
-  // modules with index.js, so a child and the user's code use the same copy of the package.
+  // process/child.ts is the program Process children run (dist/child.js, always ESM); ESM code splitting makes
+  // it share its modules with index.js, so a child and the user's code use the same copy of the package.
   // process/child_warm_up.ts imports the package by its name, as users do: that import must stay one.
-  entry: { index: 'lib/index.ts', child: 'lib/process/child.ts', child_warm_up: 'lib/process/child_warm_up.ts' },
-  external: ['posix-mp'],
+  entry: { ...index, child: 'lib/process/child.ts', child_warm_up: 'lib/process/child_warm_up.ts' },
   format: ['esm', 'cjs'],
-  dts: true,
+  // The children are loaded as ESM only: CommonJS users need just the package's entry.
+  esbuildOptions(options, { format }) {
+    if (format === 'cjs') options.entryPoints = index;
+  },
+  external: ['posix-mp'],
+  // Declarations only for the package's entry; tsconfig.json's stripInternal keeps @internal members out.
+  dts: { entry: index },
   shims: true,
   sourcemap: true,
   clean: true,

@@ -7,7 +7,6 @@
  * object has no name in the file system at all, so it cannot outlive the processes using it; `close()` hands
  * its block back to the arena for reuse unless other processes or user-held views may still use it (see
  * `retain()` and arena.ts).
- * @internal
  */
 import { allocateBlock, freeBlock, type Block } from './arena.js';
 import { closedError, mpError } from '../internal/errors.js';

@@ -54,7 +54,7 @@ export type ViewFor<T extends Element> = T extends bigint
 
 type ViewConstructor = new (buffer: ArrayBuffer, byteOffset?: number, length?: number) => AnyView;
 
-/** How one typecode is stored and checked. @internal */
+/** How one typecode is stored and checked. */
 export interface TypeInfo {
   readonly typecode: Typecode;
   /** The typecode's character code: what header.param[0] holds. */
