@@ -10,12 +10,10 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import { atomics, Semaphore, SharedMemory } from 'posix-mp';
-import { loadAddon, spawnNode, uniqueName, type ChildResult } from './helpers.js';
+import { loadAddon, sleep, spawnNode, uniqueName, type ChildResult } from './helpers.js';
 
 /** The addon instance the package uses (same file, same require cache). */
 const binding = loadAddon<{ pendingWaits(): number }>();
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits (generously) until every native wait has delivered its result. */
 async function settledNative(): Promise<void> {
@@ -302,7 +300,7 @@ describe('across processes', () => {
       expect(await Promise.race([started.acquire({ timeout: 30_000 }), childGone])).toBe(true);
       expect(toParent.acquireSync({ timeout: 30_000 })).toBe(true);
       expect(toParent.acquireSync({ timeout: 50 })).toBe(false);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       toChild.release();
       expect(await result).toMatchObject({ code: 0, stderr: '', stdout: 'true\nfalse\n' });
       expect([toParent.getValue(), toChild.getValue()]).toEqual([0, 0]);

@@ -4,9 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { atomics, SharedMemory } from 'posix-mp';
-import { spawnNode, uniqueName, within } from './helpers.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, spawnNode, uniqueName, within } from './helpers.js';
 
 /**
  * Calls notify(view, index, 1) until it reports a woken waiter — the only way to know that a waiter in

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Barrier, BrokenBarrierError } from 'posix-mp';
-import { finished, spawnNode, uniqueName, type ChildResult } from './helpers.js';
+import { finished, sleep, spawnNode, uniqueName, until, type ChildResult } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -26,16 +26,9 @@ function closeAfter<T extends { close(): void }>(object: T): T {
   return object;
 }
 
-async function until(fn: () => boolean, ms = 20_000, others: Promise<ChildResult>[] = []): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) {
-      // Say what the parties in other processes printed, if they have exited (e.g. failed to start).
-      const outputs = await Promise.race([Promise.all(others), new Promise((r) => setTimeout(() => r('still running'), 1000))]);
-      throw new Error(`condition not reached in time; other parties: ${JSON.stringify(outputs)}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** For `until`'s failure message: what the parties in other processes printed, if they have exited (e.g. failed to start). */
+function partiesOutput(others: Promise<ChildResult>[]): Promise<unknown> {
+  return Promise.race([Promise.all(others), sleep(1000).then(() => 'still running')]);
 }
 
 /**
@@ -102,7 +95,7 @@ describe('Barrier of 5 processes', () => {
   it('abort breaks the waiting parties; reset makes it usable again', async () => {
     const barrier = namedBarrier(5, 'barrier-abort');
     const waiting = [party(barrier.name, 'sync'), party(barrier.name, 'async'), party(barrier.name, 'async')];
-    await until(() => barrier.nWaiting === 3, 20_000, waiting);
+    await until(() => barrier.nWaiting === 3, 'three parties wait', { explain: () => partiesOutput(waiting) });
     barrier.abort();
     expect(barrier.broken).toBe(true);
     for (const r of await Promise.all(waiting)) {
@@ -139,7 +132,7 @@ describe('Barrier of 5 processes', () => {
   it('reset while parties wait breaks their wait, and the barrier is usable once they left', async () => {
     const barrier = namedBarrier(3, 'barrier-reset');
     const waiting = [party(barrier.name, 'sync'), party(barrier.name, 'async')];
-    await until(() => barrier.nWaiting === 2, 20_000, waiting);
+    await until(() => barrier.nWaiting === 2, 'two parties wait', { explain: () => partiesOutput(waiting) });
     barrier.reset();
     for (const r of await Promise.all(waiting)) expect(r.stdout.trim()).toBe('broken ERR_MP_BROKEN_BARRIER');
     expect(barrier.broken).toBe(false);
@@ -170,7 +163,7 @@ describe('Barrier in one process', () => {
       }),
     );
     const first = barrier.wait();
-    await until(() => barrier.nWaiting === 1);
+    await until(() => barrier.nWaiting === 1, 'one party waits');
     await expect(barrier.wait()).rejects.toThrow('action failed');
     await expect(first).rejects.toBeInstanceOf(BrokenBarrierError);
     expect(barrier.broken).toBe(true);
@@ -186,7 +179,7 @@ describe('Barrier in one process', () => {
     await expect(barrier.wait()).rejects.toMatchObject({ name: 'BrokenBarrierError', code: 'ERR_MP_BROKEN_BARRIER' });
     barrier.reset();
     const long = barrier.wait({ timeout: 60_000 });
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(barrier.nWaiting).toBe(1);
     expect(await barrier.wait()).toBe(1);
     expect(await long).toBe(0);
@@ -197,7 +190,7 @@ describe('Barrier in one process', () => {
     const controller = new AbortController();
     const other = barrier.wait();
     const aborted = barrier.wait({ signal: controller.signal });
-    await until(() => barrier.nWaiting === 2);
+    await until(() => barrier.nWaiting === 2, 'two parties wait');
     controller.abort();
     await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
     await expect(other).rejects.toBeInstanceOf(BrokenBarrierError);
@@ -210,7 +203,7 @@ describe('Barrier in one process', () => {
     const other = closeAfter(Barrier.open(barrier.name));
     const theirs = barrier.wait();
     const mine = other.wait();
-    await until(() => barrier.nWaiting === 2);
+    await until(() => barrier.nWaiting === 2, 'two parties wait');
     other.close();
     await expect(mine).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
     await expect(theirs).rejects.toBeInstanceOf(BrokenBarrierError);

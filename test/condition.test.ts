@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Condition, Event, Lock, RLock, SharedMemory, Value } from 'posix-mp';
-import { finished, spawnNode, uniqueName, waitForLine } from './helpers.js';
+import { finished, sleep, spawnNode, uniqueName, until, waitForLine } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -41,16 +41,6 @@ function stateOf(name: string): { sleepers: number; notifications: number } {
   }
 }
 
-async function until(fn: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('Condition across processes', () => {
   it('notify(2) wakes exactly two of six waiters, notify(4) the rest', async () => {
     const lock = track(new Lock({ name: uniqueName('cond-lock') }));
@@ -82,11 +72,11 @@ describe('Condition across processes', () => {
     })();
     const woken = () => (out.match(/woke true/g)?.length ?? 0) + (here === true ? 1 : 0);
 
-    await until(() => stateOf(cond.name).sleepers === 6);
+    await until(() => stateOf(cond.name).sleepers === 6, 'six waiters sleep');
     await cond.acquire();
     cond.notify(2);
     cond.release();
-    await until(() => woken() === 2);
+    await until(() => woken() === 2, 'two waiters wake');
     await sleep(500);
     expect(woken()).toBe(2);
     expect(stateOf(cond.name)).toEqual({ sleepers: 4, notifications: 0 });
@@ -449,7 +439,7 @@ describe('1,000 pending async waiters', () => {
         cond.release();
       }
     });
-    await until(() => stateOf(cond.name).sleepers === 333, 120_000);
+    await until(() => stateOf(cond.name).sleepers === 333, '333 waiters sleep', { timeout: 120_000 });
 
     // libuv's pool (4 threads) must be free: more fs and crypto jobs than it has threads all finish.
     const start = performance.now();

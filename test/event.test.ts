@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Event, Lock } from 'posix-mp';
-import { finished, runNode, spawnNode, uniqueName, waitForLine } from './helpers.js';
+import { finished, runNode, sleep, spawnNode, uniqueName, waitForLine } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -81,7 +81,7 @@ describe('Event', () => {
     const children = ['sync', 'async', 'sync', 'async'].map((mode) => spawnNode(waiter, [event.name, mode]));
     const results = children.map((c) => finished(c));
     await Promise.all(children.map((c) => waitForLine(c, /^waiting$/)));
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     event.set();
     for (const r of await Promise.all(results)) {
       expect(r.stderr).toBe('');

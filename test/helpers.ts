@@ -108,3 +108,35 @@ export function within(child: ChildProcess, ms = 45_000, what = 'child'): Promis
 export function killAll(children: ChildProcess[]): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** How `until` waits. */
+export interface UntilOptions {
+  /** Gives up after this many milliseconds (default 20,000): a bound that turns a hang into a failure. */
+  timeout?: number;
+  /** Milliseconds between checks (default 5). */
+  interval?: number;
+  /** Called on failure; what it returns is added to the error's message (e.g. the output of other processes). */
+  explain?: () => unknown;
+}
+
+/**
+ * Checks `condition` every few milliseconds until it holds; rejects, naming `what`, if it still does not
+ * after `options.timeout`.
+ */
+export async function until(condition: () => boolean, what: string, options: UntilOptions = {}): Promise<void> {
+  const { timeout = 20_000, interval = 5, explain } = options;
+  const deadline = Date.now() + timeout;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      const detail = explain === undefined ? undefined : await explain();
+      const suffix = detail === undefined ? '' : `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`;
+      throw new Error(`timed out after ${timeout} ms waiting until ${what}${suffix}`);
+    }
+    await sleep(interval);
+  }
+}

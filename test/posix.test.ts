@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { posix } from 'posix-mp';
-import { finished, runNode, spawnNode, waitForLine } from './helpers.js';
+import { finished, runNode, sleep, spawnNode, until, waitForLine } from './helpers.js';
 
 // ---- /proc helpers -------------------------------------------------------------------------------------
 
@@ -55,14 +55,6 @@ function myChildren(): { pid: number; state: string }[] {
     if (stat?.ppid === process.pid) result.push({ pid: Number(entry), state: stat.state });
   }
   return result;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Pids to SIGKILL after the suite, whatever happened. */
@@ -328,7 +320,7 @@ describe('deathSignal', () => {
     expect(alive(doomed!)).toBe(true);
     middle.kill('SIGKILL');
     await finished(middle);
-    await until(() => !alive(doomed!), 'the grandchild with a death signal dies', 30_000);
+    await until(() => !alive(doomed!), 'the grandchild with a death signal dies', { timeout: 30_000 });
     // Without a death signal, a program outlives its parent.
     expect(alive(survivor!)).toBe(true);
     process.kill(survivor!, 'SIGKILL');
@@ -351,7 +343,7 @@ describe('deathSignal', () => {
       if (ending === 'terminate') await worker.terminate();
       else await once(worker, 'exit');
       // Give a wrongly delivered death signal every chance to arrive.
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       expect(alive(pid)).toBe(true);
       // The worker's environment is gone, but its child is still reaped when it exits: no zombie.
       process.kill(pid, 'SIGKILL');
@@ -369,7 +361,7 @@ describe('posix.daemonize', () => {
         stderr: path.join(scratch, 'daemon.err'),
       }),
     );
-    await until(() => readFileSync(out, 'utf8').endsWith('\n'), 'the daemon writes its line', 30_000);
+    await until(() => readFileSync(out, 'utf8').endsWith('\n'), 'the daemon writes its line', { timeout: 30_000 });
     const [pid, ppid, cwd, umask] = readFileSync(out, 'utf8').trim().split(' ');
     expect(Number(pid)).toBe(daemon);
     expect(Number(ppid)).not.toBe(process.pid);

@@ -21,7 +21,7 @@ import {
   setPreparedInterpreters,
   SharedMemory,
 } from 'posix-mp';
-import { finished, runNode, uniqueName, waitForLine } from './helpers.js';
+import { finished, runNode, uniqueName, until, waitForLine } from './helpers.js';
 
 const targets = new URL('./fixtures/process-targets.mjs', import.meta.url);
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -66,15 +66,6 @@ function childrenOf(pid: number): { pid: number; state: string }[] {
     }
   }
   return found;
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
 }
 
 const dead = (pid: number): boolean => {
@@ -126,7 +117,7 @@ describe('the exit report (join resolves before the kernel has torn the child do
     expect(p.exitCode).toBe(3);
     expect(p.isAlive()).toBe(false);
     expect(activeChildren()).not.toContain(p);
-    expect(await until(() => processState(pid) === undefined, 10_000)).toBe(true);
+    await until(() => processState(pid) === undefined, 'the child is reaped', { timeout: 10_000 });
     const q = new Process({ target: target('exitWith'), args: [4] });
     q.start();
     q.joinSync();
@@ -535,11 +526,11 @@ describe('Process lifetime', () => {
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;
-      expect(await until(() => pids.daemons.every(dead), 10_000)).toBe(true);
+      await until(() => pids.daemons.every(dead), 'the daemons die', { timeout: 10_000 });
       expect(survivors.every((pid) => !dead(pid))).toBe(true);
       writeFileSync(path.join(dir, 'go'), '');
       const markers = () => existsSync(path.join(dir, 'cold')) && existsSync(path.join(dir, 'prepared'));
-      expect(await until(markers, 10_000)).toBe(true);
+      await until(markers, 'every marker is written', { timeout: 10_000 });
     } finally {
       child.kill('SIGKILL');
       for (const pid of survivors) {
@@ -563,7 +554,7 @@ describe('Process lifetime', () => {
     }
     // Joined children are reaped once the kernel has torn them down (milliseconds after their exit report);
     // the prepared interpreter is alive.
-    await until(() => childrenOf(process.pid).length <= getPreparedInterpreters(), 10_000);
+    await until(() => childrenOf(process.pid).length <= getPreparedInterpreters(), 'only prepared interpreters are left', { timeout: 10_000 });
     const children = childrenOf(process.pid);
     expect(children.filter((c) => c.state === 'Z')).toEqual([]);
     expect(children.length).toBeLessThanOrEqual(getPreparedInterpreters());
@@ -602,7 +593,7 @@ describe('Process lifetime', () => {
     const out = JSON.parse(stdout) as { exitCode: number; children: number[] };
     expect(out.exitCode).toBe(0);
     expect(out.children.length).toBe(2);
-    expect(await until(() => out.children.every(dead), 10_000)).toBe(true);
+    await until(() => out.children.every(dead), 'the prepared interpreters die with their parent', { timeout: 10_000 });
   });
 
   it('can turn prepared interpreters off (POSIX_MP_PREPARED=0, setPreparedInterpreters(0))', async () => {

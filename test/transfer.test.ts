@@ -2,11 +2,10 @@
 // arrives as a working handle to the same object — a Condition with the same lock — named ones by name,
 // anonymous ones with their memory, at any depth of the arguments. And closing a Value while an async
 // acquire of its lock is pending.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { activeChildren, Barrier, Condition, Event, Lock, Process, RLock, SharedArray, Value } from 'posix-mp';
-import { uniqueName } from './helpers.js';
+import { sleep, uniqueName } from './helpers.js';
 
 const targets = new URL('./fixtures/transfer-targets.mjs', import.meta.url);
 /** Generous: the machine is loaded. */
