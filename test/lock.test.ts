@@ -5,9 +5,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Lock, RLock } from 'posix-mp';
-import { spawnNode, finished, runNode, uniqueName, waitForLine } from './helpers.js';
+import { finished, loadAddon, runNode, sleep, spawnNode, uniqueName, until, waitForLine } from './helpers.js';
 
 type LockClass = typeof Lock | typeof RLock;
+
+/** The addon instance the package uses: `pendingWaits()` counts native waits that have not reported back. */
+const binding = loadAddon<{ pendingWaits(): number }>();
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -23,15 +26,6 @@ function named<T extends Lock | RLock>(Class: new (o: { name: string }) => T, ta
     expect(existsSync(`/dev/shm/${lock.name}`)).toBe(false);
   });
   return lock;
-}
-
-/** Polls `fn` until it returns true, failing after `ms`. */
-async function until(fn: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A child that takes the named lock, says "held", and then does what its stdin says. */
@@ -161,7 +155,7 @@ describe.each([
     const exited = finished(child);
     await waitForLine(child, /^held$/);
     const pending = lock.acquire({ timeout: 20_000 });
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const start = performance.now();
     child.kill('SIGKILL');
     expect(await pending).toBe(true);
@@ -221,11 +215,8 @@ describe.each([
   it('aborts racing with the release never leave the lock held', async () => {
     const lock = new Lock();
     cleanups.push(() => lock.close());
-    let won = 0;
     for (let i = 0; i < 200; i++) {
-      // Async: a waiter thread of the previous round may hold the lock until its give-back callback has run,
-      // which a synchronous acquire on this thread would keep from running.
-      expect(await lock.acquire({ timeout: 10_000 })).toBe(true);
+      expect(lock.acquireSync({ timeout: 0 })).toBe(true);
       const controller = new AbortController();
       const pending = lock.acquire({ signal: controller.signal });
       // Let the native wait start, then release and abort in the same tick: sometimes the waiter thread
@@ -233,17 +224,12 @@ describe.each([
       await new Promise((r) => setImmediate(r));
       lock.release();
       controller.abort();
-      if (await pending.then(() => true, () => false)) {
-        won++;
-        lock.release();
-      }
-      await until(() => !lock.locked(), 5000);
+      // The abort always wins: the waiter's result could only be delivered on a later turn of the event loop.
+      await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+      // Once the waiter thread has reported back, whatever it took has been given back.
+      await until(() => binding.pendingWaits() === 0, 'the native wait reports back');
+      expect(lock.locked()).toBe(false);
     }
-    await new Promise((r) => setTimeout(r, 100));
-    await until(() => !lock.locked(), 5000);
-    expect(lock.acquireSync({ timeout: 0 })).toBe(true);
-    lock.release();
-    expect(won).toBeLessThanOrEqual(200);
   });
 
   it('close rejects pending acquires with ERR_MP_CLOSED and leaves the lock free for others', async () => {
@@ -273,32 +259,22 @@ describe('an aborted acquire that the waiter thread had already won', () => {
   it('gives the lock back at the abort, so the same thread can take it synchronously at once', async () => {
     const lock = new Lock();
     try {
-      let raced = 0;
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < 100; i++) {
         lock.acquireSync();
         const controller = new AbortController();
-        const pending = lock.acquire({ signal: controller.signal }).then(
-          (acquired) => ({ acquired }),
-          () => ({ acquired: false }),
-        );
+        const pending = lock.acquire({ signal: controller.signal });
         lock.release();
-        // Let the waiter thread take the lock before the abort, without giving the event loop a turn (which
-        // would deliver its result first).
-        const until = performance.now() + (i % 5) * 0.02;
-        while (performance.now() < until);
+        // Only the waiter thread can take the lock now. Wait until it has, without giving the event loop a turn
+        // (which would deliver its result before the abort).
+        const deadline = Date.now() + 30_000;
+        while (!lock.locked()) if (Date.now() > deadline) throw new Error('the waiter thread never took the lock');
         controller.abort();
-        const { acquired } = await pending;
-        if (acquired) {
-          lock.release();
-        } else {
-          raced++;
-          // Before the abort gave it back natively, the lock stayed held until a result delivery that this
-          // blocked thread would never run: acquireSync waited forever.
-          expect(lock.acquireSync({ timeout: 2000 })).toBe(true);
-          lock.release();
-        }
+        // Still without a turn of the event loop: before the abort gave the lock back natively, it stayed held
+        // until a result delivery that this blocked thread would never run, and acquireSync waited forever.
+        expect(lock.acquireSync({ timeout: 20_000 })).toBe(true);
+        lock.release();
+        await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
       }
-      expect(raced).toBeGreaterThan(0);
     } finally {
       lock.close();
     }
