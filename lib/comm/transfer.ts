@@ -22,7 +22,6 @@
  * }
  * ```
  * `describe` throws if the handle is closed; `revive` runs in the child with `memory` mapped there.
- * @internal
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { deserialize } from 'node:v8';

@@ -1,6 +1,5 @@
 /**
  * Loads the compiled addon: `prebuilds/<platform>-<arch>/*.node` when present, else `build/Release`.
- * @internal
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -12,7 +12,6 @@
  *
  * An async wait never holds the event loop longer than one short slice: between slices it yields (through
  * setImmediate), so other callbacks run — among them, perhaps, the code of this process that will post.
- * @internal
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';

@@ -1,6 +1,5 @@
 /**
  * Argument checks shared by every class: they run before any syscall and throw Node-style typed errors.
- * @internal
  */
 import { invalidArgType, outOfRange } from './errors.js';
 

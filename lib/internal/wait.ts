@@ -1,7 +1,6 @@
 /**
  * Turns native async waits into promises: timeouts, AbortSignal cancellation (which wakes and frees the
  * native waiter at once), and cancellation of every pending wait when a handle closes.
- * @internal
  */
 import { closedError, invalidArgType, systemError } from './errors.js';
 import { binding, WaitStatus } from './native.js';

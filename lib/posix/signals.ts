@@ -1,6 +1,5 @@
 /**
  * Signal names and numbers, the way Node spells them (`os.constants.signals`).
- * @internal
  */
 import { constants } from 'node:os';
 

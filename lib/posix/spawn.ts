@@ -6,7 +6,6 @@
  * none is ever left a zombie. Its exit status is then either handed to the `onExit` callback it was spawned
  * with, or, for children of `posix.spawn`, kept until `waitpid` collects it — like a zombie's status, but
  * costing a few bytes of memory instead of a process table entry.
- * @internal
  */
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';

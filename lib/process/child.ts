@@ -8,7 +8,6 @@
  * Exit status, as in Python: 0 when the target returns (or its promise resolves) and the event loop has
  * drained; n on `process.exit(n)`; 1 when the target throws or rejects (the stack is printed on stderr
  * after `Process <name>:`), or when the target cannot be found (the message says what to export).
- * @internal
  */
 import { fstatSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -18,7 +18,6 @@
  * (paid in the background, once per start). The default pool holds 1, which makes a lone `start()` fast; raise
  * it for bursts of starts, or set 0 (or the environment variable `POSIX_MP_PREPARED=0`) to turn preparation
  * off: every start then boots a cold interpreter.
- * @internal
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -10,7 +10,6 @@
  * received from a parent (`markPassed`) — nor when user code may still hold a view of it (`Segment.retain`):
  * such a block stays reserved until the arena file itself goes, with the last process that maps it.
  * Objects larger than 64 KiB get a memory file of their own, unmapped and closed on close.
- * @internal
  */
 import { randomBytes } from 'node:crypto';
 

@@ -1,7 +1,6 @@
 /**
  * Names of shared objects: validation before any syscall, and the open-or-create options every named class
  * takes.
- * @internal
  */
 import { randomBytes } from 'node:crypto';
 

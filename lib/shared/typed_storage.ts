@@ -2,7 +2,6 @@
  * What Value and Array share: their memory (header.param[0] = typecode, param[1] = length; payload = a
  * pmp_lock, then the elements at DATA_OFFSET), opening it by name with the object's own typecode and length,
  * and Python's `lock` option.
- * @internal
  */
 import { invalidArgType, mpError } from '../internal/errors.js';
 import { Lock, LOCK_SIZE, RLock } from '../sync/lock.js';

@@ -15,7 +15,6 @@
  * arena page holds up to 64), and put back when the last of those locks is closed or collected. When
  * WebAssembly is unavailable (`--jitless`), the window is full or the mirroring fails, a lock keeps using
  * `Atomics` on its own view: same protocol, a little slower.
- * @internal
  */
 import { binding } from '../internal/native.js';
 

@@ -1,7 +1,6 @@
 /**
  * `withLock` / `withLockSync` for everything that can be acquired and released (Lock, RLock, Semaphore):
  * Python's `with lock:` block.
- * @internal
  */
 import { invalidArgType } from '../internal/errors.js';
 
