@@ -327,14 +327,15 @@ describe('Process targets', () => {
     shm.close();
   });
 
-  it('refuses a module that does not exist in start(); a missing export fails the child with code 1', async () => {
+  it('refuses a module that does not exist, or an export it does not have, in start()', () => {
     expect(() => new Process({ target: { module: fixture('nowhere.mjs') } }).start()).toThrow(
       expect.objectContaining({ code: 'ERR_MODULE_NOT_FOUND' }),
     );
     const p = new Process({ target: target('noSuchExport') });
-    p.start();
-    await p.join();
-    expect(p.exitCode).toBe(1);
+    expect(() => p.start()).toThrow(
+      expect.objectContaining({ code: 'ERR_MP_TARGET_NOT_FOUND', message: expect.stringContaining("export: 'noSuchExport'") }),
+    );
+    expect(p.pid).toBeUndefined();
   });
 
   it('refuses targets that no module exports: anonymous, bound and native functions', () => {
@@ -348,12 +349,13 @@ describe('Process targets', () => {
     expect(() => new Process({ target: Math.max }).start()).toThrow(expect.objectContaining({ code: 'ERR_MP_TARGET_NOT_FOUND' }));
   });
 
-  it('explains, with exit code 1, when the target is not exported (never a hang)', async () => {
-    const { code, stdout, stderr } = await runScript(fixture('process-hidden.mjs')).result;
+  it('refuses in start(), in the parent, a target its module does not export, saying what to export from which file', async () => {
+    const { code, stdout } = await runScript(fixture('process-hidden.mjs')).result;
     expect(code).toBe(0);
-    expect(stdout.trim()).toBe('exit 1');
-    expect(stderr).toContain("The target function 'hidden' is not exported by");
-    expect(stderr).toContain('export function hidden');
+    const [errorCode, message] = stdout.trim().split('\n');
+    expect(errorCode).toBe('ERR_MP_TARGET_NOT_FOUND');
+    expect(message).toContain(`The target function cannot be run by the child process, which must import it. The function 'hidden' is not exported by ${fixture('process-hidden.mjs')}`);
+    expect(message).toContain('`export function hidden`');
   });
 
   it('refuses to start processes while a child imports its module (no fork bomb without the guard)', async () => {
@@ -415,7 +417,6 @@ describe('Process targets', () => {
         daemon: true,
         label: 'counter',
         sameSem: true,
-        secret: 'absent',
         isCounter: true,
       });
       const failing = new Failing();
@@ -426,6 +427,15 @@ describe('Process targets', () => {
       sem.close();
       shm.close();
     }
+  });
+
+  it('refuses in start() a subclass with #private fields, which the child could not have', async () => {
+    const { WithPrivate } = (await import(fixture('process-subclass.mjs'))) as { WithPrivate: new () => Process };
+    const p = new WithPrivate();
+    expect(() => p.start()).toThrow(
+      expect.objectContaining({ code: 'ERR_MP_PRIVATE_FIELDS', message: expect.stringMatching(/WithPrivate has #private fields \(#secret\).*public properties/) }),
+    );
+    expect(p.pid).toBeUndefined();
   });
 
   it('refuses arguments that cannot be cloned in start()', () => {

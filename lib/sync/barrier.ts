@@ -8,7 +8,7 @@ import { closedError, invalidArgType, mpError } from '../internal/errors.js';
 import { Lock } from './lock.js';
 import { OPEN_EXISTING, openExisting, parseNameOptions, type InternalNameOptions, type NameOptions } from '../shared/names.js';
 import { Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer } from '../comm/reduction.js';
 import { validateInteger, validateOptions, validateTimeout } from '../internal/validate.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type ParsedAsyncWait, type SyncWaitOptions } from '../internal/wait.js';
 
@@ -97,7 +97,7 @@ export class Barrier {
    */
   constructor(parties: number, options?: BarrierOptions) {
     const o = validateOptions<BarrierOptions & InternalNameOptions>(options);
-    // Passed by a parent process (transfer.ts): the Barrier's memory came with the job; parties come from it.
+    // Passed by a parent process (reduction.ts): the Barrier's memory came with the job; parties come from it.
     const received = receivedDescription(options);
     const openOnly = o[OPEN_EXISTING] === true || received !== undefined;
     if (!openOnly) validateInteger(parties, 'parties', 1, 0x7fffffff);
@@ -324,7 +324,7 @@ export class Barrier {
     });
   }
 
-  // Passing to child processes (transfer.ts): a named Barrier by name, an anonymous one with its memory; the
+  // Passing to child processes (reduction.ts): a named Barrier by name, an anonymous one with its memory; the
   // default timeout goes along, the action cannot (see the class comment).
   static {
     registerTransfer<Barrier>({
