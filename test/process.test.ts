@@ -199,11 +199,11 @@ describe('Process lifecycle', () => {
     expect(p.pid).toBeGreaterThan(0);
     expect(p.isAlive()).toBe(true);
     const before = Date.now();
-    await p.join(100);
+    expect(await p.join(100)).toBeNull();
     expect(Date.now() - before).toBeGreaterThanOrEqual(90);
     expect(p.isAlive()).toBe(true);
     expect(p.exitCode).toBeNull();
-    p.joinSync(50);
+    expect(p.joinSync(50)).toBeNull();
     expect(p.isAlive()).toBe(true);
     expect(activeChildren()).toContain(p);
     p.terminate();
@@ -252,7 +252,48 @@ describe('Process lifecycle', () => {
     p.close();
   });
 
+  it('join() takes a timeout in ms or { timeout, signal } and resolves the exit code (null if it timed out); joinSync likewise', async () => {
+    const p = new Process({ target: target('sleep'), args: [60_000] });
+    p.start();
+    expect(await p.join({ timeout: 20 })).toBeNull();
+    expect(await p.join(0)).toBeNull();
+    expect(p.joinSync({ timeout: 10 })).toBeNull();
+    expect(p.joinSync(0)).toBeNull();
+    const controller = new AbortController();
+    const aborted = p.join({ signal: controller.signal });
+    controller.abort();
+    expect(await aborted).toBeNull();
+    expect(await p.join({ signal: AbortSignal.abort() })).toBeNull();
+    await expect(p.join({ timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(p.join({ signal: 'x' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(() => p.joinSync('1' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    p.terminate();
+    expect(await p.join({ timeout: 60_000 })).toBe(-15);
+    expect(p.joinSync({ timeout: 0 })).toBe(-15);
+    const q = new Process({ target: target('exitWith'), args: [3] });
+    q.start();
+    expect(q.joinSync()).toBe(3);
+    expect(await q.join()).toBe(3);
+  });
+
+  it('currentProcess().name is assignable in a child too', async () => {
+    const shm = new SharedMemory({ size: 256 });
+    try {
+      const p = new Process({ target: target('rename'), args: [shm, 'worker-a'] });
+      p.start();
+      expect(await p.join()).toBe(0);
+      expect(readReport(shm)).toBe('worker-a');
+    } finally {
+      shm.close();
+    }
+  });
+
   it('validates its options', () => {
+    // As Python raises TypeError for an unexpected keyword argument.
+    expect(() => new Process({ target: target('noop'), timeout: 5 } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("unknown option 'timeout'") }),
+    );
+    expect(() => new Process({ targt: target('noop') } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => new Process({ target: 42 as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => new Process({ args: 'x' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => new Process({ name: 1 as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
@@ -276,6 +317,16 @@ describe('Process lifecycle', () => {
   it('reports the main process', () => {
     expect(isMainProcess()).toBe(true);
     expect(currentProcess()).toEqual({ name: 'MainProcess', pid: process.pid, daemon: false });
+    // Assignable, as Python's current_process().name = ...
+    currentProcess().name = 'Renamed';
+    try {
+      expect(currentProcess().name).toBe('Renamed');
+    } finally {
+      currentProcess().name = 'MainProcess';
+    }
+    expect(() => {
+      currentProcess().name = 1 as never;
+    }).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(parentProcess()).toBeNull();
     expect(cpuCount()).toBeGreaterThanOrEqual(1);
   });
@@ -531,6 +582,14 @@ describe('Process lifetime', () => {
     const time = (what: string) => Number(new RegExp(`${what} (\\d+)`).exec(stdout)![1]);
     expect(time('child done') - time('parent started')).toBeGreaterThanOrEqual(250);
     expect(time('parent exit')).toBeGreaterThanOrEqual(time('child done'));
+  });
+
+  it('terminates daemon children when the main program ends, before waiting for the non-daemon ones (as Python)', async () => {
+    const { code, stdout } = await runScript(fixture('process-daemon-exit.mjs')).result;
+    expect(code).toBe(0);
+    const daemon = Number(/^daemon (\d+)$/m.exec(stdout)![1]);
+    expect(stdout).toContain('daemon gone while the non-daemon child runs');
+    expect(processState(daemon)).toBeUndefined();
   });
 
   it('daemon children die with a SIGKILLed parent, non-daemon children live on (cold and prepared)', async () => {

@@ -225,7 +225,7 @@ function find(fn: Function): Locator | Unlocatable {
     module: moduleUrl,
     reason:
       `The ${what} is not exported by ${file}` +
-      (locals.length === 0 ? ' (it is not even defined at the top level of that module)' : '') +
+      (locals.length === 0 ? ' (it is not defined at the top level of that module, where an export must be)' : '') +
       `. ${exportHint(fn, file)}.`,
   };
 }

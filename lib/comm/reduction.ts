@@ -246,7 +246,14 @@ export class Outgoing {
     if (known !== undefined) return known;
     const { name, memory, params } = type.describe(object);
     // Encoding the params adds the shared objects among them first: the child revives them before this one.
-    const wire: WireDescription = { kind: type.kind, name, params: this.#encode(params) };
+    let encodedParams: unknown;
+    try {
+      encodedParams = this.#encode(params);
+    } catch (error) {
+      if (!(error instanceof CannotTravel)) throw error;
+      throw new CannotTravel(object, `its ${pathTo(params, error.value, type.kind)} cannot travel: ${error.reason}`);
+    }
+    const wire: WireDescription = { kind: type.kind, name, params: encodedParams };
     if (memory) {
       markPassed(memory);
       let file = this.#fileIndexes.get(memory.file.id);

@@ -120,20 +120,30 @@ function certainlyLacks(module: string, name: string): boolean {
   const loaded = require.cache[fileURLToPath(module)];
   if (loaded) return loaded.loaded && typeof exportOf({ default: loaded.exports }, name) !== 'function' && name !== 'default';
   if (!/\.(?:mjs|js)$/.test(module)) return false;
+  const names = esmExportNames(module);
+  return names !== undefined && !names.has(name);
+}
+
+/** An ES module file's export names, by URL; undefined when they cannot be known from its source. */
+const exportNames = new Map<string, Set<string> | undefined>();
+
+function esmExportNames(module: string): Set<string> | undefined {
+  if (exportNames.has(module)) return exportNames.get(module);
   if (!lexerReady) {
     initSync();
     lexerReady = true;
   }
+  let names: Set<string> | undefined;
   try {
     const source = readFileSync(fileURLToPath(module), 'utf8');
-    // `export * from` may supply it; a CommonJS file has no ESM exports at all.
-    if (/\bexport\s*\*/.test(source)) return false;
     const exports = parse(source)[1];
-    if (exports.length === 0) return false;
-    return !exports.some((e) => e.n === name);
+    // `export * from` may supply any name; a CommonJS file has no ESM exports at all.
+    names = /\bexport\s*\*/.test(source) || exports.length === 0 ? undefined : new Set(exports.map((e) => e.n));
   } catch {
-    return false;
+    names = undefined;
   }
+  exportNames.set(module, names);
+  return names;
 }
 
 /** Where the child finds a target: refuses (ERR_MP_TARGET_NOT_FOUND) one it could not find. */
