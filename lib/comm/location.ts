@@ -196,7 +196,7 @@ function find(fn: Function): Locator | Unlocatable {
   if (!location) return { module: undefined, reason: `The ${what} has no source location.` };
   const url = scriptUrl(location.scriptId);
   if (url.startsWith('node:')) {
-    return { module: url, reason: `The ${what} is part of Node.js (${url}): its objects cannot be sent to another process.` };
+    return { module: url, reason: `'${fn.name}' is defined by Node.js itself (${url}): it and its objects cannot be sent to another process.` };
   }
   if (!url.startsWith('file:') && !url.startsWith('/')) {
     return {

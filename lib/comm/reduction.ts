@@ -226,7 +226,9 @@ export class Outgoing {
       warnPlain(cls, `its class has #private fields (${privates.join(', ')}), which only its constructor can create, and the receiver does not run constructors (as pickle does not run __init__). Use public properties for state that must travel.`);
       return undefined;
     }
-    if (answer.module?.startsWith('node:')) throw new CannotTravel(instance, `${answer.reason} Send the data it holds instead (a descriptor's number, a path, a Buffer).`);
+    if (answer.module?.startsWith('node:')) {
+      throw new CannotTravel(instance, `${answer.reason} Send the data it holds instead (a descriptor's number, a path, a Buffer).`);
+    }
     warnPlain(cls, answer.reason);
     return undefined;
   }
