@@ -156,6 +156,9 @@ const located = new WeakMap<Function, Locator | Unlocatable>();
 export function locate(fn: Function): Locator | Unlocatable {
   let answer = located.get(fn);
   if (answer === undefined) {
+    if (!process.features.inspector) {
+      return { module: undefined, reason: 'This Node was built without the inspector, which finds where a function is defined: pass { module, export } instead.' };
+    }
     try {
       answer = find(fn);
     } finally {
@@ -371,7 +374,7 @@ export function locatedIn(ns: Record<string, unknown>, locator: Locator): Functi
 // ---------------------------------------------------------------------------------------------------------
 // Private state
 
-const privateCounts = new WeakMap<Function, number>();
+const privateNames = new WeakMap<Function, string[]>();
 
 /**
  * The names of an object's #private fields: state another process cannot rebuild, since only the class's own
@@ -379,14 +382,15 @@ const privateCounts = new WeakMap<Function, number>();
  * Cached per class: every instance of a class has the same private fields.
  */
 export function privateFieldNames(object: object): string[] {
-  const cls = (object as { constructor?: Function }).constructor;
-  if (typeof cls === 'function' && privateCounts.get(cls) === 0) return [];
+  const cls = (object as { constructor?: unknown }).constructor;
+  const known = typeof cls === 'function' ? privateNames.get(cls) : undefined;
+  if (known) return [...known];
   let names: string[];
   try {
-    names = (properties(remote(object)).privateProperties ?? []).map((p) => p.name);
+    names = process.features.inspector ? (properties(remote(object)).privateProperties ?? []).map((p) => p.name) : [];
   } finally {
-    post('Runtime.releaseObjectGroup', { objectGroup: OBJECT_GROUP });
+    if (session) post('Runtime.releaseObjectGroup', { objectGroup: OBJECT_GROUP });
   }
-  if (typeof cls === 'function') privateCounts.set(cls, names.length);
-  return names;
+  if (typeof cls === 'function') privateNames.set(cls, names);
+  return [...names];
 }

@@ -226,7 +226,7 @@ export class Process {
     let processClass: JobSource['processClass'];
     if (this.#subclass) {
       const locator = locateFunction(this.#subclass, `Process subclass ${this.#subclass.name}`);
-      checkNoPrivateFields(this, Reflect.construct(Process, [{ [SELF]: { name: '', daemon: false, target: undefined, args: [] } }]));
+      checkNoPrivateFields(this, () => Reflect.construct(Process, [{ [SELF]: { name: '', daemon: false, target: undefined, args: [] } }]));
       const fields: Record<string, unknown> = {};
       for (const key of Object.keys(this)) fields[key] = (this as unknown as Record<string, unknown>)[key];
       processClass = { locator, fields };

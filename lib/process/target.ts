@@ -174,10 +174,13 @@ let processPrivates: string[] | undefined;
  * Refuses a Process subclass instance with #private fields of its own: the child does not run constructors
  * (as Python does not run `__init__` when unpickling), so they would not exist there and `run()` would throw.
  */
-export function checkNoPrivateFields(instance: object, plain: object): void {
-  processPrivates ??= privateFieldNames(plain);
+export function checkNoPrivateFields(instance: object, plain: () => object): void {
+  processPrivates ??= privateFieldNames(plain());
   const own = privateFieldNames(instance);
-  for (const name of processPrivates) own.splice(own.indexOf(name), 1);
+  for (const name of processPrivates) {
+    const index = own.indexOf(name);
+    if (index >= 0) own.splice(index, 1);
+  }
   if (own.length === 0) return;
   const cls = (instance as { constructor: Function }).constructor.name;
   throw mpError(
