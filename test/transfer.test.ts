@@ -4,15 +4,17 @@
 // acquire of its lock is pending. What cannot travel is named by its path; frames use Python's length
 // prefix (lib/comm/framing.ts, tested directly).
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { deserialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { activeChildren, Barrier, Condition, Event, Lock, Process, RLock, SharedArray, Value } from 'posix-mp';
 import { decodeFrameHeader, encodeFrameHeader, readFrame, writeFrame } from '../lib/comm/framing.js';
+import { Outgoing, receive, receiveSync, serializeEncoded } from '../lib/comm/reduction.js';
 import { binding } from '../lib/internal/native.js';
 import { uniqueName } from './helpers.js';
 
@@ -348,6 +350,30 @@ describe('Framing', () => {
       }
       binding.closeFd(b);
       rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe('Reduction for channels', () => {
+  it('a message round trip: class instances keep their class, functions travel by reference, identity is kept', async () => {
+    // The receiver imports the class itself (as another process would), so compare by behaviour, not identity.
+    const tasks = (await import(new URL('./fixtures/locate-tasks.mjs', import.meta.url).href)) as {
+      Point: new (x: number, y: number) => { norm(): number };
+      work: Function;
+    };
+    const point = new tasks.Point(3, 4);
+    const value = { points: [point, point], fn: tasks.work, map: new Map([['p', point]]) };
+    const out = new Outgoing();
+    const bytes = serializeEncoded(out.encode(value, 'item'), value, 'item');
+    const reduced = structuredClone(out.reduced());
+    expect(reduced.references.map((r) => r.export).sort()).toEqual(['Point', 'work']);
+    for (const decoder of [receiveSync(reduced, []), await receive(reduced, [])]) {
+      const got = decoder(deserialize(bytes)) as { points: { norm(): number; constructor: Function }[]; fn: Function; map: Map<string, unknown> };
+      expect(got.points[0]!.constructor.name).toBe('Point');
+      expect(got.points[0]!.norm()).toBe(5);
+      expect(got.points[1]).toBe(got.points[0]);
+      expect(got.map.get('p')).toBe(got.points[0]);
+      expect(got.fn.name).toBe('work');
     }
   });
 });
