@@ -30,6 +30,13 @@ describe('targets located where they are defined', () => {
     );
   });
 
+  it('runs a target of a CommonJS module that exports it only after starting the process', async () => {
+    const { code, stdout, stderr } = await runScript('locate-late.cjs');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toBe('late-exported worker ran for late\nexit 0\n');
+  });
+
   it('refuses a local function that shadows an exported one of the same name, instead of running the export', async () => {
     const { code, stdout } = await runScript('locate-shadow.mjs');
     expect(code).toBe(0);

@@ -6,13 +6,15 @@
  * 1. `[[FunctionLocation]]` gives the id of the script that defines the function; the Debugger domain's
  *    `scriptParsed` events give each script's URL (the debugger is enabled only for that look-up, and the
  *    URLs are cached);
- * 2. a CommonJS module exports the very function as a property of `module.exports` (require.cache);
+ * 2. a CommonJS module exports the very function as a property of `module.exports` (require.cache) — or,
+ *    while it is still loading, may export it further down: then by name, and the receiver checks that the
+ *    export has the function's source text;
  * 3. an ES module: the function's `[[Scopes]]` hold its module's scope, whose bindings show under which
  *    local names the module holds the very function; the module's export list (es-module-lexer on the
  *    source V8 runs) says under which exported names those bindings are exported.
  *
  * The answer is exact — a function is found only under a name that is bound to that very function in the
- * module that defines it — and cached per function, so a start pays it once per target. A function that
+ * module that defines it (but for that CommonJS case) — and cached per function, so a start pays it once per target. A function that
  * cannot be reached (not exported, defined by eval or the REPL, a bound or native function) is reported with
  * what to export from which file.
  * @internal
@@ -32,6 +34,8 @@ export interface Locator {
   module: string;
   /** The export's name ('default' for the default export / CommonJS `module.exports`). */
   export: string;
+  /** The function's source text, when the export could not be checked yet (a CommonJS module loading). */
+  source?: string;
 }
 
 /** Why a function cannot be located: what it is, where it is defined, what to do. */
@@ -213,6 +217,9 @@ function find(fn: Function): Locator | Unlocatable {
   if (cjs) {
     const name = commonJsExportName(cjs, fn);
     if (name !== undefined) return { module: moduleUrl, export: name };
+    // A module still loading may export it further down (`module.exports = { work }` after the guarded
+    // code): by its name, and the receiver checks, once it has loaded the module, that the export is it.
+    if (!cjs.loaded && fn.name !== '') return { module: moduleUrl, export: fn.name, source };
     return { module: moduleUrl, reason: `The ${what} is not exported by ${file}. ${exportHint(fn, file)}.` };
   }
   const locals = moduleBindingsOf(fnId, props.internalProperties);
@@ -364,9 +371,12 @@ export function locatedIn(ns: Record<string, unknown>, locator: Locator): Functi
   } catch {
     found = undefined; // an export still in its temporal dead zone (circular import)
   }
+  const file = locator.module.startsWith('file:') ? fileURLToPath(locator.module) : locator.module;
   if (typeof found !== 'function') {
-    const file = locator.module.startsWith('file:') ? fileURLToPath(locator.module) : locator.module;
-    throw mpError('ERR_MP_TARGET_NOT_FOUND', `The export '${locator.export}' of ${file} is not a function in this process.`);
+    throw mpError('ERR_MP_TARGET_NOT_FOUND', `The export '${locator.export}' of ${file} is not a function in this process. Export it (\`module.exports.${locator.export} = ${locator.export}\` in CommonJS).`);
+  }
+  if (locator.source !== undefined && Function.prototype.toString.call(found) !== locator.source) {
+    throw mpError('ERR_MP_TARGET_NOT_FOUND', `The export '${locator.export}' of ${file} is another function than the one given.`);
   }
   return found;
 }

@@ -13,14 +13,17 @@
  *   imported, or that has #private fields (which only its constructor can create), arrives as a plain object
  *   with its own enumerable properties, and a warning says why. Objects of Node.js's own classes (a socket,
  *   a stream) cannot travel;
- * - shared objects arrive as working handles to the same object:
+ * - shared objects arrive as working handles to the same object: a named object travels by name and the
+ *   receiver opens it; an anonymous one lives in memfd memory (arena.ts) that has no name anywhere, so the
+ *   file's descriptor travels with the message (SCM_RIGHTS, framing.ts) and the receiver maps it. A block
+ *   passed this way is never reused by either side's arena (`markPassed`): the other process may use it as
+ *   long as it lives.
  *
- * - a named object travels by name and the child opens it;
- * - an anonymous one lives in memfd memory (arena.ts) that has no name anywhere, so the file's descriptor
- *   travels with the job (SCM_RIGHTS, native/comm/fd_passing.cc) and the child maps it. A block passed this way is
- *   never reused by either side's arena (`markPassed`): the other process may use it as long as it lives.
+ * Sending: `const out = new Outgoing(); const data = out.encode(value, 'item')`, then serialize `data` with
+ * {@link serializeEncoded} and send it with `out.reduced()` and the descriptors of `out.files`. Receiving:
+ * `const decode = await receive(reduced, fds)` (or {@link receiveSync}), then `decode(v8.deserialize(bytes))`.
  *
- * A class takes part by registering itself once, in a `static {}` block (which may read its #private
+ * A class of shared objects takes part by registering itself once, in a `static {}` block (which may read its #private
  * fields):
  *
  * ```ts

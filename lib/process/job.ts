@@ -4,7 +4,7 @@
  * (reduction.ts) with the descriptors of their memory files attached.
  * @internal
  */
-import { deserialize } from 'node:v8';
+import { deserialize, serialize } from 'node:v8';
 
 import type { MemoryFile } from '../shared/arena.js';
 import type { Locator } from '../comm/location.js';
@@ -66,16 +66,14 @@ export function encodeJob(source: JobSource): { body: Buffer; files: MemoryFile[
     cwd: process.cwd(),
     argv: process.argv,
   };
-  let body: Buffer;
   try {
-    body = serializeEncoded(job, undefined, 'job');
-  } catch {
-    // Name the part: only the values can hold what structured clone refuses.
+    return { body: serialize(job), files: out.files };
+  } catch (error) {
+    // Only the values can hold what structured clone refuses: these throw, naming the part by its path.
     serializeEncoded(args, source.args, 'args');
     if (source.processClass) serializeEncoded(fields, source.processClass.fields, 'this');
-    throw mpError('ERR_MP_NOT_CLONEABLE', `The job of ${source.name} cannot be sent to the child process.`);
+    throw error;
   }
-  return { body, files: out.files };
 }
 
 /** Sends a serialized job and the descriptors of `files`; never blocks for the job's size. */
