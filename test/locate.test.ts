@@ -15,12 +15,14 @@ function runScript(name: string) {
 }
 
 describe('targets located where they are defined', () => {
-  it('runs a target imported from another module (under another name), also when a helper module starts it', async () => {
+  it('runs a target imported from another module (under another name, or an anonymous default), also when a helper module starts it', async () => {
     const { code, stdout, stderr } = await runScript('locate-imported.mjs');
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout.split('\n').filter(Boolean).sort()).toEqual(
       [
+        'anonymous default ran for d',
+        'default exits 0',
         'direct exit 0',
         'helper exits 0,0',
         'work ran in Process-1 for direct',

@@ -231,6 +231,11 @@ function find(fn: Function): Locator | Unlocatable {
     const name = exportNames.find((n) => n === fn.name) ?? exportNames[0];
     if (name !== undefined) return { module: moduleUrl, export: name };
   }
+  // `export default function () {}` (named 'default' by the language) has no binding the scope shows: the
+  // receiver checks the default export's source text instead.
+  if (locals.length === 0 && fn.name === 'default' && exportedNames(scriptSource(location.scriptId, url, true), [undefined]).includes('default')) {
+    return { module: moduleUrl, export: 'default', source };
+  }
   return {
     module: moduleUrl,
     reason:
@@ -274,8 +279,8 @@ function moduleBindingsOf(fnId: string, internal: PropertyDescriptor[] | undefin
 
 let lexerReady = false;
 
-/** The names under which an ES module's source exports any of the local bindings `locals`. */
-function exportedNames(source: string, locals: readonly string[]): string[] {
+/** The names under which an ES module's source exports any of the local bindings `locals` (undefined: an expression). */
+function exportedNames(source: string, locals: readonly (string | undefined)[]): string[] {
   if (!lexerReady) {
     initSync();
     lexerReady = true;
@@ -286,7 +291,7 @@ function exportedNames(source: string, locals: readonly string[]): string[] {
   } catch {
     return [];
   }
-  return exports.filter((e) => e.ln !== undefined && locals.includes(e.ln)).map((e) => e.n);
+  return exports.filter((e) => locals.includes(e.ln)).map((e) => e.n);
 }
 
 // ---------------------------------------------------------------------------------------------------------
