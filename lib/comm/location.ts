@@ -3,20 +3,20 @@
  * function's `__module__` and `__qualname__`. A JavaScript function does not know its module, so this asks
  * V8's inspector (an in-process `node:inspector` session, synchronous):
  *
- * 1. `[[FunctionLocation]]` gives the id of the script that defines the function; the Debugger domain's
- *    `scriptParsed` events give each script's URL (the debugger is enabled only for that look-up, and the
- *    URLs are cached);
+ * 1. `[[FunctionLocation]]` gives the id of the script that defines the function, and the profiler's
+ *    best-effort coverage (or, failing that, the debugger's `scriptParsed` events) that script's URL;
  * 2. a CommonJS module exports the very function as a property of `module.exports` (require.cache) — or,
  *    while it is still loading, may export it further down: then by name, and the receiver checks that the
  *    export has the function's source text;
  * 3. an ES module: the function's `[[Scopes]]` hold its module's scope, whose bindings show under which
- *    local names the module holds the very function; the module's export list (es-module-lexer on the
- *    source V8 runs) says under which exported names those bindings are exported.
+ *    local names the module holds the very function; the module's export list (es-module-lexer on its
+ *    source) says under which exported names those bindings are exported.
  *
- * The answer is exact — a function is found only under a name that is bound to that very function in the
- * module that defines it (but for that CommonJS case) — and cached per function, so a start pays it once per target. A function that
- * cannot be reached (not exported, defined by eval or the REPL, a bound or native function) is reported with
- * what to export from which file.
+ * The answer is exact — a function is found only under a name bound to that very function in the module
+ * that defines it, or checked by the receiver against its source text — and cached per function: the first
+ * look-up of a process costs ~5–10 ms, later ones well under one. A function that cannot be reached (not
+ * exported, defined inside another function, by eval or the REPL, a bound or native function) is reported
+ * with what to export from which file.
  * @internal
  */
 import { readFileSync } from 'node:fs';
@@ -123,7 +123,10 @@ function scriptUrl(scriptId: string): string {
   return scriptUrls.get(scriptId) ?? '';
 }
 
-/** The source V8 runs for a script: the file's, or, if it does not parse, the debugger's copy. */
+/**
+ * A script's source: the file's (`fromDisk`, what ran unless a loader transformed it), else V8's own copy
+ * from the debugger.
+ */
 function scriptSource(scriptId: string, url: string, fromDisk: boolean): string {
   if (fromDisk && url.startsWith('file:')) {
     try {
