@@ -24,11 +24,17 @@ export type { Target } from './target.js';
 export interface ProcessOptions {
   /** What `run()` calls; see {@link Target}. */
   target?: Target;
-  /** Arguments for the target: structured-cloned, shared objects passed as handles. */
+  /**
+   * Arguments for the target: structured-cloned; shared objects arrive as handles, exported functions by
+   * reference, instances of exported classes as instances (see docs/api.md, Process).
+   */
   args?: readonly unknown[];
   /** Default `'<Class>-<n>'` (`'Process-1'`, ...; in a child `'Process-1:1'`, ...), as in Python. */
   name?: string;
-  /** A daemon child dies with its parent. Default: the current process's own flag (false in the main one). */
+  /**
+   * A daemon child is terminated when the main program ends, and dies with its parent. Default: the current
+   * process's own flag (false in the main one).
+   */
   daemon?: boolean;
 }
 
