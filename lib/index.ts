@@ -12,16 +12,8 @@ export { Event } from './sync/event.js';
 export { Lock, RLock } from './sync/lock.js';
 export type { NameOptions } from './shared/names.js';
 export * as posix from './posix/posix.js';
-export {
-  activeChildren,
-  cpuCount,
-  currentProcess,
-  isMainProcess,
-  parentProcess,
-  Process,
-  type ProcessOptions,
-  type Target,
-} from './process/process.js';
+export { activeChildren, Process, type JoinOptions, type ProcessOptions, type Target } from './process/process.js';
+export { cpuCount, currentProcess, isMainProcess, parentProcess, type CurrentProcess } from './process/current.js';
 export { getPreparedInterpreters, setPreparedInterpreters } from './process/prepared.js';
 export { BoundedSemaphore, SEM_VALUE_MAX, Semaphore } from './sync/semaphore.js';
 export { SharedArray as Array, RawArray, SharedArray, type SharedArrayConstructor } from './shared/shared_array.js';

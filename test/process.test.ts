@@ -190,11 +190,11 @@ describe('Process lifecycle', () => {
     expect(p.pid).toBeGreaterThan(0);
     expect(p.isAlive()).toBe(true);
     const before = Date.now();
-    await p.join(100);
+    expect(await p.join(100)).toBeNull();
     expect(Date.now() - before).toBeGreaterThanOrEqual(90);
     expect(p.isAlive()).toBe(true);
     expect(p.exitCode).toBeNull();
-    p.joinSync(50);
+    expect(p.joinSync(50)).toBeNull();
     expect(p.isAlive()).toBe(true);
     expect(activeChildren()).toContain(p);
     p.terminate();
@@ -243,7 +243,48 @@ describe('Process lifecycle', () => {
     p.close();
   });
 
+  it('join() takes a timeout in ms or { timeout, signal } and resolves the exit code (null if it timed out); joinSync likewise', async () => {
+    const p = new Process({ target: target('sleep'), args: [60_000] });
+    p.start();
+    expect(await p.join({ timeout: 20 })).toBeNull();
+    expect(await p.join(0)).toBeNull();
+    expect(p.joinSync({ timeout: 10 })).toBeNull();
+    expect(p.joinSync(0)).toBeNull();
+    const controller = new AbortController();
+    const aborted = p.join({ signal: controller.signal });
+    controller.abort();
+    expect(await aborted).toBeNull();
+    expect(await p.join({ signal: AbortSignal.abort() })).toBeNull();
+    await expect(p.join({ timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(p.join({ signal: 'x' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(() => p.joinSync('1' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    p.terminate();
+    expect(await p.join({ timeout: 60_000 })).toBe(-15);
+    expect(p.joinSync({ timeout: 0 })).toBe(-15);
+    const q = new Process({ target: target('exitWith'), args: [3] });
+    q.start();
+    expect(q.joinSync()).toBe(3);
+    expect(await q.join()).toBe(3);
+  });
+
+  it('currentProcess().name is assignable in a child too', async () => {
+    const shm = new SharedMemory({ size: 256 });
+    try {
+      const p = new Process({ target: target('rename'), args: [shm, 'worker-a'] });
+      p.start();
+      expect(await p.join()).toBe(0);
+      expect(readReport(shm)).toBe('worker-a');
+    } finally {
+      shm.close();
+    }
+  });
+
   it('validates its options', () => {
+    // As Python raises TypeError for an unexpected keyword argument.
+    expect(() => new Process({ target: target('noop'), timeout: 5 } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("unknown option 'timeout'") }),
+    );
+    expect(() => new Process({ targt: target('noop') } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => new Process({ target: 42 as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => new Process({ args: 'x' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => new Process({ name: 1 as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
@@ -267,6 +308,16 @@ describe('Process lifecycle', () => {
   it('reports the main process', () => {
     expect(isMainProcess()).toBe(true);
     expect(currentProcess()).toEqual({ name: 'MainProcess', pid: process.pid, daemon: false });
+    // Assignable, as Python's current_process().name = ...
+    currentProcess().name = 'Renamed';
+    try {
+      expect(currentProcess().name).toBe('Renamed');
+    } finally {
+      currentProcess().name = 'MainProcess';
+    }
+    expect(() => {
+      currentProcess().name = 1 as never;
+    }).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(parentProcess()).toBeNull();
     expect(cpuCount()).toBeGreaterThanOrEqual(1);
   });
@@ -318,14 +369,15 @@ describe('Process targets', () => {
     shm.close();
   });
 
-  it('refuses a module that does not exist in start(); a missing export fails the child with code 1', async () => {
+  it('refuses a module that does not exist, or an export it does not have, in start()', () => {
     expect(() => new Process({ target: { module: fixture('nowhere.mjs') } }).start()).toThrow(
       expect.objectContaining({ code: 'ERR_MODULE_NOT_FOUND' }),
     );
     const p = new Process({ target: target('noSuchExport') });
-    p.start();
-    await p.join();
-    expect(p.exitCode).toBe(1);
+    expect(() => p.start()).toThrow(
+      expect.objectContaining({ code: 'ERR_MP_TARGET_NOT_FOUND', message: expect.stringContaining("export: 'noSuchExport'") }),
+    );
+    expect(p.pid).toBeUndefined();
   });
 
   it('refuses targets that no module exports: anonymous, bound and native functions', () => {
@@ -339,12 +391,13 @@ describe('Process targets', () => {
     expect(() => new Process({ target: Math.max }).start()).toThrow(expect.objectContaining({ code: 'ERR_MP_TARGET_NOT_FOUND' }));
   });
 
-  it('explains, with exit code 1, when the target is not exported (never a hang)', async () => {
-    const { code, stdout, stderr } = await runScript(fixture('process-hidden.mjs')).result;
+  it('refuses in start(), in the parent, a target its module does not export, saying what to export from which file', async () => {
+    const { code, stdout } = await runScript(fixture('process-hidden.mjs')).result;
     expect(code).toBe(0);
-    expect(stdout.trim()).toBe('exit 1');
-    expect(stderr).toContain("The target function 'hidden' is not exported by");
-    expect(stderr).toContain('export function hidden');
+    const [errorCode, message] = stdout.trim().split('\n');
+    expect(errorCode).toBe('ERR_MP_TARGET_NOT_FOUND');
+    expect(message).toContain(`The target function cannot be run by the child process, which must import it. The function 'hidden' is not exported by ${fixture('process-hidden.mjs')}`);
+    expect(message).toContain('`export function hidden`');
   });
 
   it('refuses to start processes while a child imports its module (no fork bomb without the guard)', async () => {
@@ -406,7 +459,6 @@ describe('Process targets', () => {
         daemon: true,
         label: 'counter',
         sameSem: true,
-        secret: 'absent',
         isCounter: true,
       });
       const failing = new Failing();
@@ -417,6 +469,15 @@ describe('Process targets', () => {
       sem.close();
       shm.close();
     }
+  });
+
+  it('refuses in start() a subclass with #private fields, which the child could not have', async () => {
+    const { WithPrivate } = (await import(fixture('process-subclass.mjs'))) as { WithPrivate: new () => Process };
+    const p = new WithPrivate();
+    expect(() => p.start()).toThrow(
+      expect.objectContaining({ code: 'ERR_MP_PRIVATE_FIELDS', message: expect.stringMatching(/WithPrivate has #private fields \(#secret\).*public properties/) }),
+    );
+    expect(p.pid).toBeUndefined();
   });
 
   it('refuses arguments that cannot be cloned in start()', () => {
@@ -512,6 +573,14 @@ describe('Process lifetime', () => {
     const time = (what: string) => Number(new RegExp(`${what} (\\d+)`).exec(stdout)![1]);
     expect(time('child done') - time('parent started')).toBeGreaterThanOrEqual(250);
     expect(time('parent exit')).toBeGreaterThanOrEqual(time('child done'));
+  });
+
+  it('terminates daemon children when the main program ends, before waiting for the non-daemon ones (as Python)', async () => {
+    const { code, stdout } = await runScript(fixture('process-daemon-exit.mjs')).result;
+    expect(code).toBe(0);
+    const daemon = Number(/^daemon (\d+)$/m.exec(stdout)![1]);
+    expect(stdout).toContain('daemon gone while the non-daemon child runs');
+    expect(processState(daemon)).toBeUndefined();
   });
 
   it('daemon children die with a SIGKILLed parent, non-daemon children live on (cold and prepared)', async () => {

@@ -1,10 +1,20 @@
 // Passing Conditions and Barriers to real child processes (targets in fixtures/transfer-targets.mjs): each
 // arrives as a working handle to the same object — a Condition with the same lock — named ones by name,
 // anonymous ones with their memory, at any depth of the arguments. And closing a Value while an async
-// acquire of its lock is pending.
+// acquire of its lock is pending. What cannot travel is named by its path; frames use Python's length
+// prefix (lib/comm/framing.ts, tested directly).
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { deserialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { activeChildren, Barrier, Condition, Event, Lock, Process, RLock, SharedArray, Value } from 'posix-mp';
+import { decodeFrameHeader, encodeFrameHeader, readFrame, writeFrame } from '../lib/comm/framing.js';
+import { Outgoing, receive, receiveSync, serializeEncoded } from '../lib/comm/reduction.js';
+import { binding } from '../lib/internal/native.js';
 import { sleep, uniqueName } from './helpers.js';
 
 const targets = new URL('./fixtures/transfer-targets.mjs', import.meta.url);
@@ -142,23 +152,17 @@ describe('Passing a Condition', () => {
 describe('Passing a Barrier', () => {
   it('an anonymous Barrier of 3: the parent and 2 children pass it twice, distinct indexes each round', async () => {
     const rounds = 2;
-    let actionRuns = 0;
-    const barrier = new Barrier(3, { action: () => actionRuns++ });
+    const barrier = new Barrier(3);
     const out = new SharedArray('i', 3 * rounds);
     try {
       const children = [start('passBarrier', [barrier, 1, rounds, out]), start('passBarrier', [barrier, 2, rounds, out])];
-      const mine: number[] = [];
       for (let round = 0; round < rounds; round++) {
-        const index = await barrier.wait({ timeout: LONG });
-        mine.push(index);
-        out.set(round * 3, index);
+        out.set(round * 3, await barrier.wait({ timeout: LONG }));
       }
       for (const p of children) await joined(p);
       for (let round = 0; round < rounds; round++) {
         expect(out.slice(round * 3, round * 3 + 3).sort()).toEqual([0, 1, 2]);
       }
-      // The action did not travel: it ran only in the rounds this process released (it arrived last).
-      expect(actionRuns).toBe(mine.filter((index) => index === 2).length);
     } finally {
       barrier.close();
       out.close();
@@ -256,4 +260,119 @@ describe('Closing a Value while an async acquire of its lock is pending', () => 
       }
     });
   }
+});
+
+describe('What cannot travel', () => {
+  it('a socket argument is named by its path, with what can travel — never a function’s source', () => {
+    const sock = new Socket();
+    try {
+      const p = new Process({ target: { module: new URL('./fixtures/process-targets.mjs', import.meta.url), export: 'noop' }, args: [1, { sock }] });
+      let error: Error | undefined;
+      try {
+        p.start();
+      } catch (e) {
+        error = e as Error;
+      }
+      expect(error).toMatchObject({ code: 'ERR_MP_NOT_CLONEABLE' });
+      expect(error!.message).toMatch(/^args\[1\]\.sock cannot be sent to another process: 'Socket' is defined by Node\.js itself \(node:net\)/);
+      expect(error!.message).not.toContain('function ');
+      expect(p.pid).toBeUndefined();
+    } finally {
+      sock.destroy();
+    }
+  });
+
+  it('an uncloneable value deep in the arguments is named by its path and type', () => {
+    const p = new Process({ target: { module: new URL('./fixtures/process-targets.mjs', import.meta.url), export: 'noop' }, args: [{ deep: [0, { cache: new WeakMap() }] }] });
+    expect(() => p.start()).toThrow(
+      expect.objectContaining({
+        code: 'ERR_MP_NOT_CLONEABLE',
+        message: expect.stringMatching(/^args\[0\]\.deep\[1\]\.cache \(WeakMap\) cannot be sent to another process: .*What can travel: /),
+      }),
+    );
+  });
+});
+
+describe('Framing', () => {
+  it('length headers are Python’s multiprocessing.connection format (4-byte big-endian, or -1 and 8 bytes)', () => {
+    const lengths = [0, 5, 0x7fffffff, 0x80000000, 2 ** 40];
+    const python = execFileSync(
+      'python3',
+      [
+        '-c',
+        'import struct, sys\n' +
+          'for n in map(int, sys.argv[1:]):\n' +
+          '    print((struct.pack("!i", n) if n <= 0x7fffffff else struct.pack("!i", -1) + struct.pack("!Q", n)).hex())',
+        ...lengths.map(String),
+      ],
+      { encoding: 'utf8' },
+    )
+      .trim()
+      .split('\n');
+    for (const [i, length] of lengths.entries()) {
+      const header = encodeFrameHeader(length);
+      expect(header.toString('hex')).toBe(python[i]);
+      expect(decodeFrameHeader(header)).toEqual({ length, headerSize: header.length });
+      expect(decodeFrameHeader(header.subarray(0, header.length - 1))).toBeNull();
+    }
+  });
+
+  it('writeFrame/readFrame carry small and large bodies and more descriptors than one message holds', () => {
+    const [a, b] = binding.socketPair();
+    const dir = mkdtempSync(path.join(tmpdir(), 'pmp-frame-'));
+    const fds: number[] = [];
+    try {
+      writeFileSync(path.join(dir, 'f'), 'descriptor content');
+      for (let i = 0; i < binding.maxFdsPerMessage + 5; i++) fds.push(openSync(path.join(dir, 'f'), 'r'));
+      const small = Buffer.from('hello');
+      const large = Buffer.alloc(1 << 20, 7);
+      writeFrame(a, small);
+      writeFrame(a, large, fds);
+      writeFrame(a, Buffer.alloc(0));
+      const first = readFrame(b)!;
+      expect(first.bytes.equals(small)).toBe(true);
+      expect(first.fds).toEqual([]);
+      const second = readFrame(b)!;
+      expect(second.bytes.equals(large)).toBe(true);
+      expect(second.fds).toHaveLength(fds.length);
+      expect(readFileSync(second.fds.at(-1)!, 'utf8')).toBe('descriptor content');
+      for (const fd of second.fds) closeSync(fd);
+      expect(readFrame(b)!.bytes.length).toBe(0);
+      binding.closeFd(a);
+      expect(readFrame(b)).toBeNull();
+    } finally {
+      for (const fd of fds) closeSync(fd);
+      try {
+        binding.closeFd(a);
+      } catch {
+        // Closed above.
+      }
+      binding.closeFd(b);
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe('Reduction for channels', () => {
+  it('a message round trip: class instances keep their class, functions travel by reference, identity is kept', async () => {
+    // The receiver imports the class itself (as another process would), so compare by behaviour, not identity.
+    const tasks = (await import(new URL('./fixtures/locate-tasks.mjs', import.meta.url).href)) as {
+      Point: new (x: number, y: number) => { norm(): number };
+      work: Function;
+    };
+    const point = new tasks.Point(3, 4);
+    const value = { points: [point, point], fn: tasks.work, map: new Map([['p', point]]) };
+    const out = new Outgoing();
+    const bytes = serializeEncoded(out.encode(value, 'item'), value, 'item');
+    const reduced = structuredClone(out.reduced());
+    expect(reduced.references.map((r) => r.export).sort()).toEqual(['Point', 'work']);
+    for (const decoder of [receiveSync(reduced, []), await receive(reduced, [])]) {
+      const got = decoder(deserialize(bytes)) as { points: { norm(): number; constructor: Function }[]; fn: Function; map: Map<string, unknown> };
+      expect(got.points[0]!.constructor.name).toBe('Point');
+      expect(got.points[0]!.norm()).toBe(5);
+      expect(got.points[1]).toBe(got.points[0]);
+      expect(got.map.get('p')).toBe(got.points[0]);
+      expect(got.fn.name).toBe('work');
+    }
+  });
 });

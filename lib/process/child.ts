@@ -10,24 +10,24 @@
  * after `Process <name>:`), or when the target cannot be found (the message says what to export).
  */
 import { fstatSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 
 // The whole package, first: a prepared interpreter has it loaded before its job arrives, and every class of
-// shared object has registered how it is revived (transfer.ts) whether or not the user's module imports it.
+// shared object has registered how it is revived (reduction.ts) whether or not the user's module imports it.
 import { Event } from '../sync/event.js';
 import '../index.js';
 import { Lock } from '../sync/lock.js';
 import { binding } from '../internal/native.js';
 import { CHANNEL_FD } from './prepared.js';
-import { findExport, runtimes, setChildState, type ChildState, type Runtime } from './process.js';
+import { runtimes, type Runtime } from './process.js';
+import { setChildState, type ChildState } from './current.js';
+import { receiveJob, type Job } from './job.js';
 import { Semaphore } from '../sync/semaphore.js';
-import { decode, Outgoing, receiveJob, reviveShared, type Job } from '../comm/transfer.js';
+import { decode, loadReferences, Outgoing, reviveShared } from '../comm/reduction.js';
+import { isCommonJs, loadModule, locatedIn } from '../comm/location.js';
 import { Value } from '../shared/value.js';
 
 const SIGKILL = 9;
-const require = createRequire(import.meta.url);
 
 /** Prints a failure the way Python's child does (`Process Process-1:` and the traceback), exits 1. */
 function fail(name: string, error: unknown): never {
@@ -52,53 +52,6 @@ function adoptEnvironment(job: Job): void {
   process.argv = [process.argv[0]!, ...job.argv.slice(1)];
 }
 
-/** The job's modules that are CommonJS (their code uses the CommonJS copy of this package). */
-const commonJs = new Set<string>();
-
-/** Options that can register module-loader hooks, which require() would partly bypass. */
-const HOOKS = /(?:^|\s)--(?:(?:experimental-)?loader|import)(?:[=\s]|$)/;
-
-/**
- * Whether target modules may be loaded with require(): this Node loads ES modules with it (Node ≥ 20.19 and
- * ≥ 22.12), and no module-loader hooks are registered from the command line.
- */
-function canRequire(): boolean {
-  return (
-    (process.features as { require_module?: boolean }).require_module === true &&
-    !HOOKS.test(process.execArgv.join(' ')) &&
-    !HOOKS.test(process.env.NODE_OPTIONS ?? '')
-  );
-}
-
-/** Failures of require() that mean "use import()": top-level await, or an ES module it cannot load. */
-const NEEDS_IMPORT = new Set(['ERR_REQUIRE_ASYNC_MODULE', 'ERR_REQUIRE_ESM']);
-
-/**
- * Loads the module of a target, as a module namespace (CommonJS: `{ default: module.exports }`). With
- * require() where possible: it reads, links and runs the module synchronously, ~2 ms sooner than import(),
- * whose loader takes several trips through the event loop and the thread pool — most of a prepared start.
- */
-async function load(url: string): Promise<Record<string, unknown>> {
-  if (url.startsWith('file:') && /\.[cm]?js$/.test(url) && canRequire()) {
-    let loaded: unknown;
-    let required = true;
-    try {
-      loaded = require(fileURLToPath(url));
-    } catch (error) {
-      if (!NEEDS_IMPORT.has((error as { code?: string }).code ?? '')) throw error;
-      required = false;
-    }
-    if (required) {
-      if (Object.prototype.toString.call(loaded) === '[object Module]') return loaded as Record<string, unknown>;
-      commonJs.add(url);
-      return { default: loaded };
-    }
-  }
-  const ns = (await import(url)) as Record<string, unknown>;
-  if (url.startsWith('file:') && require.cache[fileURLToPath(url)] !== undefined) commonJs.add(url);
-  return ns;
-}
-
 /**
  * The copy of posix-mp the user's code uses — the one whose Process a subclass extends, or the CommonJS copy
  * for a CommonJS module that loaded it — so that revived shared objects are instances of the classes that
@@ -109,8 +62,8 @@ function runtimeFor(job: Job, cls: Function | undefined): Runtime {
   if (cls) {
     for (const runtime of Object.values(all)) if (cls.prototype instanceof runtime.Process) return runtime;
   }
-  const module = job.processClass?.module ?? job.target?.module;
-  if (module !== undefined && commonJs.has(module) && all.cjs) return all.cjs;
+  const module = job.processClass?.locator.module ?? job.target?.module;
+  if (module !== undefined && isCommonJs(module) && all.cjs) return all.cjs;
   return all.esm!;
 }
 
@@ -126,7 +79,7 @@ async function warmUp(): Promise<void> {
   } catch {
     await import(new URL('./index.js', import.meta.url).href);
   }
-  await load(new URL('./child_warm_up.js', import.meta.url).href);
+  await loadModule(new URL('./child_warm_up.js', import.meta.url).href);
   warmUpRevival();
 }
 
@@ -138,7 +91,7 @@ async function warmUp(): Promise<void> {
 function warmUpRevival(): void {
   const objects = [new Value('q', 0n), new Lock(), new Semaphore(0), new Event()];
   const out = new Outgoing();
-  const encoded = out.encode(objects);
+  const encoded = out.encode(objects, 'objects');
   const fds = out.files.map((file) => openSync(`/proc/self/fd/${file.fd}`, 'r+'));
   const revived = decode(encoded, reviveShared(out.descriptions, out.files.map((file) => file.id), fds));
   for (const object of [...(revived as typeof objects), ...objects]) object.close();
@@ -211,10 +164,12 @@ async function main(): Promise<void> {
 
   let target: Function | undefined;
   let cls: Function | undefined;
+  let functions: Function[] = [];
   try {
     adoptEnvironment(job);
-    if (job.target) target = findExport(await load(job.target.module), job.target, 'target function');
-    if (job.processClass) cls = findExport(await load(job.processClass.module), job.processClass, 'Process subclass');
+    if (job.target) target = locatedIn(await loadModule(job.target.module), job.target);
+    if (job.processClass) cls = locatedIn(await loadModule(job.processClass.locator.module), job.processClass.locator);
+    functions = await loadReferences(job.reduced.references);
   } catch (error) {
     fail(job.name, error);
   }
@@ -224,9 +179,9 @@ async function main(): Promise<void> {
   let args: unknown[];
   let fields: Record<string, unknown> | undefined;
   try {
-    const objects = runtime.reviveShared(job.shared, job.fileIds, fds);
-    args = runtime.decode(job.args, objects) as unknown[];
-    if (job.processClass) fields = runtime.decode(job.processClass.fields, objects) as Record<string, unknown>;
+    const objects = runtime.reviveShared(job.reduced.shared, job.reduced.fileIds, fds, functions);
+    args = runtime.decode(job.args, objects, functions) as unknown[];
+    if (job.processClass) fields = runtime.decode(job.processClass.fields, objects, functions) as Record<string, unknown>;
   } catch (error) {
     fail(job.name, error);
   }

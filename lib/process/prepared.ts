@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 import { mpError } from '../internal/errors.js';
 import { binding } from '../internal/native.js';
-import { sendJob } from '../comm/transfer.js';
+import { sendJob } from './job.js';
 import type { MemoryFile } from '../shared/arena.js';
 import { validateInteger } from '../internal/validate.js';
 

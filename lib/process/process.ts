@@ -2,86 +2,45 @@
  * Process: Python's `multiprocessing.Process`, on fresh Node processes started by the addon's fork+exec.
  *
  * The child is a new Node (JS cannot continue after fork() in Node), so, as with Python's "spawn" start
- * method, it finds what to run by importing the module that defines it:
- * - a target function must be an export of its module. Nobody has to name that module: it is the module
- *   that called `new Process()` (found from the stack), or, for CommonJS, whichever loaded module exports
- *   the very function;
- * - a Process subclass overriding `run()` must be exported from its module; its own enumerable fields travel
- *   to the child (shared objects among them arrive as working handles), its constructor is not run again
- *   there (as Python unpickles the object instead of calling `__init__`), so #private fields do not travel;
- * - `{ module, export }` names the module (a path, a file: URL, a specifier relative to the calling module,
- *   or a package) and the export (default: the default export / `module.exports`).
- * The child imports that module, so the code that starts processes must be guarded by
+ * method, it imports what it runs from the module that defines it (target.ts). The child imports that
+ * module, so the code that starts processes must be guarded by
  * `if (isMainProcess())`, exactly like Python's `if __name__ == '__main__'` (starting a process while the
  * child is importing throws instead of recursing).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
-import { serialize } from 'node:v8';
 
-import type { MemoryFile } from '../shared/arena.js';
 import { closedError, invalidArgType, invalidArgValue, mpError } from '../internal/errors.js';
 import { acquireInterpreter, Interpreter } from './prepared.js';
-import { decode, Outgoing, reviveShared, type Job, type Locator } from '../comm/transfer.js';
+import { decode, reviveShared } from '../comm/reduction.js';
+import { loadModule, locatedIn } from '../comm/location.js';
 import { validateBoolean, validateOptions, validateTimeout } from '../internal/validate.js';
+import { childState, registry } from './current.js';
+import { encodeJob, type JobSource } from './job.js';
+import { bootstrapping, callerModule, checkNoPrivateFields, locateFunction, locateTarget, resolveModule, validateTarget, type Target } from './target.js';
 
-/** What a Process runs: a function exported from its module, or an explicit export of a module. */
-export type Target = ((...args: any[]) => unknown) | { module: string | URL; export?: string };
+export type { Target } from './target.js';
 
 /** Options of {@link Process}. */
 export interface ProcessOptions {
   /** What `run()` calls; see {@link Target}. */
   target?: Target;
-  /** Arguments for the target: structured-cloned, shared objects passed as handles. */
+  /**
+   * Arguments for the target: structured-cloned; shared objects arrive as handles, exported functions by
+   * reference, instances of exported classes as instances (see docs/api.md, Process).
+   */
   args?: readonly unknown[];
   /** Default `'<Class>-<n>'` (`'Process-1'`, ...; in a child `'Process-1:1'`, ...), as in Python. */
   name?: string;
-  /** A daemon child dies with its parent. Default: the current process's own flag (false in the main one). */
+  /**
+   * A daemon child is terminated when the main program ends, and dies with its parent. Default: the current
+   * process's own flag (false in the main one).
+   */
   daemon?: boolean;
 }
 
-/** What a child knows about itself, set by the bootstrap (child.ts) before it imports the user's module. */
-export interface ChildState {
-  name: string;
-  daemon: boolean;
-  parentPid: number;
-  identity: number[];
-  /** True while the target's module is being imported: a `start()` then would start processes forever. */
-  bootstrapping: boolean;
-}
-
-// Process-wide state lives on the global object under registered symbols, so that the ESM and CommonJS
-// copies of this package (a CommonJS module requiring it in an ESM program) agree on it.
-const CHILD = Symbol.for('posix-mp.child');
-const REGISTRY = Symbol.for('posix-mp.processes');
 const RUNTIMES = Symbol.for('posix-mp.runtimes');
 /** Constructor option with which the bootstrap builds a child's own Process object. */
 const SELF = Symbol.for('posix-mp.self');
-
-type Global = typeof globalThis & {
-  [CHILD]?: ChildState;
-  [REGISTRY]?: { counter: number; children: Set<Process> };
-  [RUNTIMES]?: Record<string, Runtime>;
-};
-const global = globalThis as Global;
-
-/** This process's state as a child, or undefined in a main process. */
-export function childState(): ChildState | undefined {
-  return global[CHILD];
-}
-
-/** Marks this process as a Process child (called by the bootstrap). */
-export function setChildState(state: ChildState): void {
-  global[CHILD] = state;
-}
-
-function registry(): { counter: number; children: Set<Process> } {
-  return (global[REGISTRY] ??= { counter: 0, children: new Set() });
-}
 
 /** What the bootstrap gives a child's own Process object. */
 interface SelfInfo {
@@ -94,9 +53,13 @@ interface SelfInfo {
 const SIGTERM = 15;
 const SIGKILL = 9;
 
-/** The directory of this package's built files: frames in it are not the user's. */
-const OWN_DIR = path.dirname(fileURLToPath(import.meta.url)) + path.sep;
-const require = createRequire(import.meta.url);
+/** The options `new Process()` knows (Python's keyword arguments). */
+const OPTIONS = new Set(['target', 'args', 'name', 'daemon']);
+
+/** Daemons are terminated when the main program ends (installed with the first start()). */
+let exitHandlersInstalled = false;
+/** Set when the event loop first drained: non-daemon children then keep it alive until they exit. */
+let mainProgramEnded = false;
 
 /** A child process running a target function or a subclass's `run()` (Python's `multiprocessing.Process`). */
 export class Process {
@@ -105,7 +68,7 @@ export class Process {
   #name: string;
   #daemon: boolean;
   readonly #identity: number[];
-  /** The file: URL of the module that created this object (or defined its class), from the stack. */
+  /** The file: URL of the module that created this object, from the stack: `{ module }` is relative to it. */
   readonly #origin: string | undefined;
   /** The class to instantiate in the child (a subclass), or undefined for Process itself. */
   readonly #subclass: (abstract new (...args: never[]) => Process) | undefined;
@@ -130,6 +93,11 @@ export class Process {
       return;
     }
     const o = validateOptions<ProcessOptions>(options);
+    for (const key of Object.keys(o)) {
+      if (!OPTIONS.has(key)) {
+        throw invalidArgValue('options', o, `has an unknown option '${key}' (the options are ${[...OPTIONS].join(', ')})`);
+      }
+    }
     this.#self = false;
     this.#target = validateTarget(o.target);
     if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgType('options.args', 'an array', o.args);
@@ -140,16 +108,19 @@ export class Process {
     this.#name = o.name === undefined ? `${className}-${this.#identity.join(':')}` : validateName(o.name);
     this.#daemon = validateBoolean(o.daemon, 'options.daemon', state?.daemon ?? false);
     this.#subclass = new.target === Process ? undefined : new.target;
-    this.#origin = callerModule(new.target);
+    this.#origin = o.target !== undefined && typeof o.target !== 'function' ? callerModule() : undefined;
   }
 
   /** The process's name: only a label (Python's semantics), settable at any time. */
   get name(): string {
-    return this.#name;
+    // A child's own Process object and currentProcess() are the same process: one name.
+    return this.#self ? (childState()?.name ?? this.#name) : this.#name;
   }
 
   set name(value: string) {
     this.#name = validateName(value, 'name');
+    const state = childState();
+    if (this.#self && state) state.name = this.#name;
   }
 
   /** Whether the child is a daemon: it dies with its parent, even if the parent is SIGKILLed. */
@@ -187,12 +158,8 @@ export class Process {
     const target = this.#target;
     if (target === undefined) return undefined;
     if (typeof target === 'function') return target(...this.#args);
-    const { module, export: name } = target;
-    return import(resolveModule(module, this.#origin)).then((ns: Record<string, unknown>) => {
-      const fn = exportOf(ns, name ?? 'default');
-      if (typeof fn !== 'function') throw targetNotFound(`export '${name ?? 'default'}'`, String(module), undefined);
-      return (fn as (...a: unknown[]) => unknown)(...this.#args);
-    });
+    const locator = { module: resolveModule(target.module, this.#origin), export: target.export ?? 'default' };
+    return loadModule(locator.module).then((ns) => (locatedIn(ns, locator) as (...a: unknown[]) => unknown)(...this.#args));
   }
 
   /** Starts the child. Throws if called twice, and if the target cannot be sent (see the module comment). */
@@ -203,8 +170,7 @@ export class Process {
     const state = childState();
     if (state?.bootstrapping) throw bootstrapping();
     if (state?.daemon) throw mpError('ERR_MP_DAEMON', 'daemonic processes are not allowed to have children');
-    const { job, files } = this.#job();
-    const body = encodeJob(job, this.#name);
+    const { body, files } = encodeJob(this.#jobSource());
 
     let interpreter = acquireInterpreter(this.#daemon);
     try {
@@ -223,6 +189,28 @@ export class Process {
     this.#updateRef();
     Process.#forgetExited();
     registry().children.add(this);
+    Process.#installExitHandlers();
+  }
+
+  /**
+   * Python ends a program by terminating its daemonic children, then joining the others. Here: when the
+   * event loop first drains ('beforeExit': the main program has nothing left to do but its children), the
+   * daemons get SIGTERM and the non-daemon children start keeping the loop alive until they exit; at
+   * 'exit' (also process.exit()), daemons still running get SIGTERM.
+   */
+  static #installExitHandlers(): void {
+    if (exitHandlersInstalled) return;
+    exitHandlersInstalled = true;
+    const terminateDaemons = (): void => {
+      for (const p of registry().children) if (#interpreter in p && p.#daemon) p.#interpreter?.signal(SIGTERM);
+    };
+    process.on('beforeExit', () => {
+      terminateDaemons();
+      if (mainProgramEnded) return;
+      mainProgramEnded = true;
+      for (const p of registry().children) if (#interpreter in p) p.#updateRef();
+    });
+    process.on('exit', terminateDaemons);
   }
 
   /** Drops children known to have exited from the registry, as Python's start() does (`_cleanup`). */
@@ -231,65 +219,68 @@ export class Process {
     for (const p of children) if (#interpreter in p && p.#interpreter?.exitCode !== null) children.delete(p);
   }
 
-  /** A non-daemon child keeps the event loop alive; any child does while someone awaits its join(). */
+  /**
+   * A child keeps the event loop alive while someone awaits its join(), and a non-daemon one once the main
+   * program has ended (see #installExitHandlers): until then, the loop draining is how the program ends.
+   */
   #updateRef(): void {
-    this.#interpreter?.ref(!this.#daemon || this.#joiners.size > 0);
+    this.#interpreter?.ref(this.#joiners.size > 0 || (!this.#daemon && mainProgramEnded));
   }
 
-  #job(): { job: Job; files: MemoryFile[] } {
-    const out = new Outgoing();
-    const target = this.#target === undefined ? undefined : locateTarget(this.#target, this.#origin);
-    let processClass: Job['processClass'];
+  /** What the child needs: refuses (ERR_MP_TARGET_NOT_FOUND) what it could not find or rebuild. */
+  #jobSource(): JobSource {
+    let processClass: JobSource['processClass'];
     if (this.#subclass) {
+      const locator = locateFunction(this.#subclass, `Process subclass ${this.#subclass.name}`);
+      checkNoPrivateFields(this, () => Reflect.construct(Process, [{ [SELF]: { name: '', daemon: false, target: undefined, args: [] } }]));
       const fields: Record<string, unknown> = {};
       for (const key of Object.keys(this)) fields[key] = (this as unknown as Record<string, unknown>)[key];
-      processClass = { ...locateFunction(this.#subclass, this.#origin, 'Process subclass'), fields: out.encode(fields) };
+      processClass = { locator, fields };
     }
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-    const job: Job = {
-      target,
+    return {
+      target: this.#target === undefined ? undefined : locateTarget(this.#target, this.#origin),
       processClass,
-      args: out.encode(this.#args),
-      shared: out.descriptions,
-      fileIds: out.files.map((f) => f.id),
+      args: this.#args,
       name: this.#name,
       daemon: this.#daemon,
       identity: this.#identity,
-      parentPid: process.pid,
-      env,
-      cwd: process.cwd(),
-      argv: process.argv,
     };
-    return { job, files: out.files };
   }
 
-  /** Resolves when the child has exited, or after `timeout` ms (check `exitCode`/`isAlive()` then). */
-  async join(timeout?: number): Promise<void> {
+  /**
+   * Resolves with the exit code when the child has exited, or with null after `timeout` ms (a number, or
+   * `{ timeout, signal }`; milliseconds, not Python's seconds) or when `signal` aborts.
+   */
+  async join(options?: number | JoinOptions): Promise<number | null> {
     const interpreter = this.#joinable();
-    const ms = validateTimeout(timeout, 'timeout');
+    const { timeout, signal } = joinOptions(options);
     interpreter.waitSync(0);
-    if (interpreter.exitCode === null && ms !== 0) {
+    if (interpreter.exitCode === null && timeout !== 0 && !signal?.aborted) {
       await new Promise<void>((resolve) => {
         let timer: NodeJS.Timeout | undefined;
         const done = (): void => {
           this.#joiners.delete(done);
           if (timer !== undefined) clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
           this.#updateRef();
           resolve();
         };
         this.#joiners.add(done);
         this.#updateRef();
-        if (ms > 0) timer = setTimeout(done, ms);
+        if (timeout > 0) timer = setTimeout(done, timeout);
+        signal?.addEventListener('abort', done);
       });
     }
     if (interpreter.exitCode !== null) registry().children.delete(this);
+    return interpreter.exitCode;
   }
 
-  /** Blocks until the child has exited, or for at most `timeout` ms. */
-  joinSync(timeout?: number): void {
+  /** Blocks until the child has exited (its exit code), or for at most `timeout` ms (then null). */
+  joinSync(options?: number | { timeout?: number }): number | null {
     const interpreter = this.#joinable();
-    if (interpreter.waitSync(validateTimeout(timeout, 'timeout'))) registry().children.delete(this);
+    if (!interpreter.waitSync(joinOptions(options).timeout)) return null;
+    registry().children.delete(this);
+    return interpreter.exitCode;
   }
 
   #joinable(): Interpreter {
@@ -373,239 +364,29 @@ export class Process {
   }
 }
 
-/** The current process: `{ name: 'MainProcess', ... }` in a main process, the Process's name in a child. */
-export function currentProcess(): { name: string; pid: number; daemon: boolean } {
-  const state = childState();
-  return state
-    ? { name: state.name, pid: process.pid, daemon: state.daemon }
-    : { name: 'MainProcess', pid: process.pid, daemon: false };
-}
-
-/** The process that started this one, or `null` in a main process. */
-export function parentProcess(): { pid: number } | null {
-  const state = childState();
-  return state ? { pid: state.parentPid } : null;
-}
-
 /** The children this process started that are still running (those that have exited are dropped). */
 export function activeChildren(): Process[] {
   return [...registry().children].filter((p) => p.isAlive());
 }
 
-/** The number of CPUs this process may use (`os.availableParallelism()`). */
-export function cpuCount(): number {
-  return availableParallelism();
+/** Options of {@link Process.join}. */
+export interface JoinOptions {
+  /** Milliseconds (not seconds, as in Python); default: no limit. */
+  timeout?: number;
+  /** Stops waiting (join resolves with null) when aborted. */
+  signal?: AbortSignal;
 }
 
-/** False in a child started by Process/Pool — also while that child imports the module of its target. */
-export function isMainProcess(): boolean {
-  return childState() === undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Finding targets
-
-function validateTarget(target: unknown): Target | undefined {
-  if (target === undefined || typeof target === 'function') return target as Target | undefined;
-  if (typeof target === 'object' && target !== null) {
-    const { module, export: name } = target as { module?: unknown; export?: unknown };
-    if (typeof module !== 'string' && !(module instanceof URL)) {
-      throw invalidArgType('options.target.module', 'of type string or an instance of URL', module);
-    }
-    if (module === '') throw invalidArgValue('options.target.module', module, 'must not be empty');
-    if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.target.export', 'of type string', name);
-    return { module, export: name };
-  }
-  throw invalidArgType('options.target', 'a function or an object { module, export }', target);
+function joinOptions(options: unknown): { timeout: number; signal: AbortSignal | undefined } {
+  if (typeof options === 'number' || options === undefined) return { timeout: validateTimeout(options, 'timeout'), signal: undefined };
+  const o = validateOptions<JoinOptions>(options);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
+  return { timeout: validateTimeout(o.timeout), signal: o.signal };
 }
 
 function validateName(value: unknown, name = 'options.name'): string {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
   return value;
-}
-
-function toUrl(file: string): string | undefined {
-  if (file.startsWith('file:')) return file;
-  if (path.isAbsolute(file)) return pathToFileURL(file).href;
-  return undefined;
-}
-
-/**
- * The module that created a Process: the first stack frame outside this package — or, for a subclass, the
- * frame of its constructor, i.e. the module that defines it.
- */
-function callerModule(cls: abstract new (...args: never[]) => Process): string | undefined {
-  const savedPrepare = Error.prepareStackTrace;
-  const savedLimit = Error.stackTraceLimit;
-  const holder: { stack?: NodeJS.CallSite[] } = {};
-  let sites: NodeJS.CallSite[];
-  try {
-    Error.stackTraceLimit = 50;
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    Error.captureStackTrace(holder, callerModule);
-    // Read while prepareStackTrace is ours: the stack is formatted on first access.
-    sites = Array.isArray(holder.stack) ? holder.stack : [];
-  } finally {
-    Error.prepareStackTrace = savedPrepare;
-    Error.stackTraceLimit = savedLimit;
-  }
-  let first: string | undefined;
-  for (const site of sites) {
-    const file = site.getFileName();
-    if (!file || file.startsWith('node:')) continue;
-    if ((file.startsWith('file:') ? fileURLToPath(file) : file).startsWith(OWN_DIR)) continue;
-    const url = toUrl(file) ?? file;
-    if (cls !== Process && site.isConstructor() && site.getFunctionName() === cls.name) return url;
-    first ??= url;
-  }
-  return first;
-}
-
-/** The exported value `name` of a module namespace (CommonJS: also a property of `module.exports`). */
-function exportOf(ns: Record<string, unknown>, name: string): unknown {
-  if (name in ns) return ns[name];
-  const exports = ns.default;
-  if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
-    return (exports as Record<string, unknown>)[name];
-  }
-  return undefined;
-}
-
-function targetNotFound(what: string, module: string, name: string | undefined): Error {
-  const file = module.startsWith('file:') ? fileURLToPath(module) : module;
-  const hint = name
-    ? ` Export it (\`export function ${name}\`, \`export class ${name}\`, or \`module.exports.${name} = ${name}\`) so that the child can import it, or pass { module, export } as the target.`
-    : '';
-  return mpError('ERR_MP_TARGET_NOT_FOUND', `${what} is not exported by ${file}.${hint}`);
-}
-
-function bootstrapping(): Error {
-  return mpError(
-    'ERR_MP_BOOTSTRAPPING',
-    'An attempt has been made to start a new process before the current process has finished its ' +
-      'bootstrapping phase: this child is still importing the module that defines its target, and that ' +
-      'module starts processes when imported. Guard the code that starts processes with ' +
-      '`if (isMainProcess()) { ... }` (Python: `if __name__ == "__main__":`).',
-  );
-}
-
-/** The module a `{ module }` target names, as a URL; relative specifiers are relative to the caller. */
-function resolveModule(module: string | URL, origin: string | undefined): string {
-  let url: string;
-  if (module instanceof URL) url = module.href;
-  else if (module.startsWith('file:') || module.startsWith('node:')) url = module;
-  else if (path.isAbsolute(module)) url = pathToFileURL(module).href;
-  else {
-    const base = origin?.startsWith('file:') ? origin : pathToFileURL(path.join(process.cwd(), 'index.js')).href;
-    if (module.startsWith('./') || module.startsWith('../')) url = new URL(module, base).href;
-    else {
-      let resolved: string;
-      try {
-        resolved = createRequire(base).resolve(module);
-      } catch (error) {
-        throw mpError('ERR_MODULE_NOT_FOUND', `cannot find the target module '${module}': ${(error as Error).message.split('\n')[0]}`);
-      }
-      url = path.isAbsolute(resolved) ? pathToFileURL(resolved).href : resolved;
-    }
-  }
-  if (url.startsWith('file:') && !existsSync(fileURLToPath(url))) {
-    throw mpError('ERR_MODULE_NOT_FOUND', `cannot find the target module ${fileURLToPath(url)}`);
-  }
-  return url;
-}
-
-/** A CommonJS module's record, if the module was loaded by require (or import) as CommonJS. */
-function commonJsModule(url: string): NodeJS.Module | undefined {
-  return url.startsWith('file:') ? require.cache[fileURLToPath(url)] : undefined;
-}
-
-/** The name under which a CommonJS module exports `value` (data properties only: getters are not run). */
-function commonJsExportName(module: NodeJS.Module, value: unknown): string | undefined {
-  const exports: unknown = module.exports;
-  if (exports === value) return 'default';
-  if ((typeof exports !== 'object' && typeof exports !== 'function') || exports === null) return undefined;
-  for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(exports))) {
-    if ('value' in descriptor && descriptor.value === value && key !== 'default') return key;
-  }
-  return undefined;
-}
-
-function locateTarget(target: Target, origin: string | undefined): Locator {
-  if (typeof target === 'function') return locateFunction(target, origin, 'target function');
-  const module = resolveModule(target.module, origin);
-  const name = target.export ?? 'default';
-  const loaded = commonJsModule(module);
-  if (loaded?.loaded && name !== 'default' && typeof exportOf({ default: loaded.exports }, name) !== 'function') {
-    throw targetNotFound(`A function '${name}'`, module, undefined);
-  }
-  return { module, export: name };
-}
-
-/**
- * Where the child finds a function (a target, or a Process subclass): the exact export when a CommonJS
- * module exports it, else its name and source text in the calling module (checked by the child, since an
- * ES module's exports cannot be read synchronously while it is still being evaluated).
- */
-function locateFunction(fn: Function, origin: string | undefined, what: string): Locator {
-  // Started again and again, a target is found once (per calling module): start() stays cheap.
-  const cached = located.get(fn);
-  if (cached && cached.origin === origin) return cached.locator;
-  const locator = findFunction(fn, origin, what);
-  located.set(fn, { origin, locator });
-  return locator;
-}
-
-/** Where functions were found, by function: see locateFunction. */
-const located = new WeakMap<Function, { origin: string | undefined; locator: Locator }>();
-
-function findFunction(fn: Function, origin: string | undefined, what: string): Locator {
-  const name = fn.name;
-  const source = Function.prototype.toString.call(fn);
-  if (name === '' || name.startsWith('bound ') || source.endsWith('{ [native code] }')) {
-    throw mpError(
-      'ERR_MP_TARGET_NOT_FOUND',
-      `The ${what} must be a named export of a module, so that the child can import it; ` +
-        `${name === '' ? 'an anonymous function' : `'${name}'`} cannot be found there. ` +
-        'Export a named function (or pass { module, export } as the target).',
-    );
-  }
-  const own = origin === undefined ? undefined : commonJsModule(origin);
-  if (own) {
-    const key = commonJsExportName(own, fn);
-    if (key) return { module: origin!, export: key };
-  }
-  for (const module of Object.values(require.cache)) {
-    if (!module || module === own) continue;
-    const key = commonJsExportName(module, fn);
-    if (key) return { module: pathToFileURL(module.filename).href, export: key };
-  }
-  if (origin === undefined || !origin.startsWith('file:') || !existsSync(fileURLToPath(origin))) {
-    throw mpError(
-      'ERR_MP_TARGET_NOT_FOUND',
-      `Cannot find the module that defines the ${what} '${name}': it was created by code that is not in a ` +
-        `module file (${origin ?? 'unknown'}: -e, the REPL, eval). Put it in a module file and export it, or ` +
-        'pass { module, export } as the target.',
-    );
-  }
-  // A CommonJS module that has finished loading and does not export it never will.
-  if (own?.loaded) throw targetNotFound(`The ${what} '${name}'`, origin, name);
-  return { module: origin, name, source };
-}
-
-/** Serializes a job, naming what could not be cloned. */
-function encodeJob(job: Job, name: string): Buffer {
-  try {
-    return serialize(job);
-  } catch (error) {
-    let part = 'data';
-    try {
-      serialize(job.args);
-      part = 'fields';
-    } catch {
-      part = 'arguments';
-    }
-    throw mpError('ERR_MP_NOT_CLONEABLE', `The ${part} of ${name} cannot be sent to the child process: ${(error as Error).message}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -622,46 +403,8 @@ export interface Runtime {
 
 /** Every loaded copy of this package, by format ('esm', 'cjs'). */
 export function runtimes(): Record<string, Runtime> {
-  return (global[RUNTIMES] ??= {});
-}
-
-/** Locates the export a Locator describes in an imported module namespace (used by the child). */
-export function findExport(ns: Record<string, unknown>, locator: Locator, what: string): Function {
-  let found: unknown;
-  try {
-    if (locator.export !== undefined) {
-      found = exportOf(ns, locator.export);
-    } else {
-      const containers = [ns];
-      const exports = ns.default;
-      if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
-        containers.push(exports as Record<string, unknown>);
-      }
-      // By name first, as Python finds a function by its qualified name; then by source text, for an
-      // export under another name.
-      for (const c of containers) if (typeof c[locator.name!] === 'function') found ??= c[locator.name!];
-      for (const c of containers) {
-        for (const value of Object.values(c)) {
-          if (found === undefined && typeof value === 'function' && Function.prototype.toString.call(value) === locator.source) {
-            found = value;
-          }
-        }
-      }
-    }
-  } catch {
-    found = undefined; // an export still in its temporal dead zone (circular import)
-  }
-  if (typeof found !== 'function') {
-    const error = targetNotFound(
-      locator.export !== undefined ? `The export '${locator.export}'` : `The ${what} '${locator.name}'`,
-      locator.module,
-      locator.name ?? (locator.export !== 'default' ? locator.export : undefined),
-    );
-    // `{ target: () => ... }` names the arrow function 'target'.
-    if (locator.name === 'target') error.message += ' (An inline function such as `target: () => ...` cannot be imported.)';
-    throw error;
-  }
-  return found;
+  const g = globalThis as { [RUNTIMES]?: Record<string, Runtime> };
+  return (g[RUNTIMES] ??= {});
 }
 
 runtimes()[import.meta.url.endsWith('.cjs') ? 'cjs' : 'esm'] ??= {

@@ -114,7 +114,7 @@ export class Segment {
   }
 
   /**
-   * An anonymous object another process passed to this one (transfer.ts): its block, already mapped here.
+   * An anonymous object another process passed to this one (reduction.ts): its block, already mapped here.
    * Size and parameters come from the object's header, which its creator wrote before passing it.
    */
   static received(kind: Kind, name: string, block: Block): Segment {

@@ -10,7 +10,7 @@ import { closedError, invalidArgType, outOfRange } from '../internal/errors.js';
 import type { Lock, RLock } from '../sync/lock.js';
 import { openExisting } from './names.js';
 import { Kind } from './segment.js';
-import { RECEIVED, registerTransfer } from '../comm/transfer.js';
+import { RECEIVED, registerTransfer } from '../comm/reduction.js';
 import {
   closeTypedStorage,
   describeTypedStorage,
@@ -237,7 +237,7 @@ class SharedArrayClass<T extends Element = Element> {
     return `SharedArray('${this.typecode}', ${inspect(toElements(this.#view, this.#char))})`;
   }
 
-  // Passing to child processes (transfer.ts): a named Array by name, an anonymous one with its memory.
+  // Passing to child processes (reduction.ts): a named Array by name, an anonymous one with its memory.
   static {
     registerTransfer<SharedArrayClass>({
       kind: 'Array',

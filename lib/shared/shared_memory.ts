@@ -6,7 +6,7 @@ import { MemoryFile } from './arena.js';
 import { closedError, invalidArgValue, mpError } from '../internal/errors.js';
 import { anonymousName, parseNameOptions, type NameOptions } from './names.js';
 import { binding, OpenMode } from '../internal/native.js';
-import { RECEIVED, receivedDescription, registerTransfer } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer } from '../comm/reduction.js';
 import { validateBoolean, validateInteger, validateOptions } from '../internal/validate.js';
 
 /** Options of {@link SharedMemory}. */
@@ -41,7 +41,7 @@ export class SharedMemory {
     const size = o.size === undefined ? undefined : validateInteger(o.size, 'options.size', 1, Number.MAX_SAFE_INTEGER);
 
     if (naming.name === undefined) {
-      // Passed by a parent process (transfer.ts): its memory file, received and mapped here.
+      // Passed by a parent process (reduction.ts): its memory file, received and mapped here.
       const received = receivedDescription(options);
       if (received?.memory) {
         this.#file = received.memory.file;
@@ -119,7 +119,7 @@ export class SharedMemory {
     this.close();
   }
 
-  // Passing to child processes: named memory by name, anonymous memory with its file (transfer.ts).
+  // Passing to child processes: named memory by name, anonymous memory with its file (reduction.ts).
   static {
     registerTransfer<SharedMemory>({
       kind: 'SharedMemory',

@@ -7,7 +7,7 @@ import { invalidArgType, mpError } from '../internal/errors.js';
 import { Lock, LOCK_SIZE, RLock } from '../sync/lock.js';
 import { OPEN_EXISTING, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
 import { Kind, Segment } from './segment.js';
-import { receivedDescription, type SharedDescription } from '../comm/transfer.js';
+import { receivedDescription, type SharedDescription } from '../comm/reduction.js';
 import { typeInfo, typeInfoOfCharCode, type AnyView, type TypeInfo } from './typecodes.js';
 import { validateOptions } from '../internal/validate.js';
 
@@ -87,7 +87,7 @@ export function openTypedStorage(request: StorageRequest, options: unknown): Typ
   const prepared = requested && request.prepare(requested);
   const length = prepared?.length ?? 0;
   let view: AnyView | undefined;
-  // Passed by a parent process (transfer.ts): the object's memory came with the job, already initialised.
+  // Passed by a parent process (reduction.ts): the object's memory came with the job, already initialised.
   const received = receivedDescription(options);
   const segment = received?.memory
     ? Segment.received(request.kind, received.name, received.memory)
@@ -145,7 +145,7 @@ export function noLockError(what: string): Error {
 }
 
 /**
- * How a Value or Array travels to a child process (transfer.ts): by name, or with its memory if anonymous;
+ * How a Value or Array travels to a child process (reduction.ts): by name, or with its memory if anonymous;
  * `params` carry what the child's constructor needs. A Lock or RLock given as `options.lock` is a separate
  * object that this description cannot carry: such a Value or Array throws `ERR_MP_TRANSFER`.
  */

@@ -10,7 +10,7 @@ import { closedError } from '../internal/errors.js';
 import type { Lock, RLock } from '../sync/lock.js';
 import { openExisting } from './names.js';
 import { Kind } from './segment.js';
-import { RECEIVED, registerTransfer } from '../comm/transfer.js';
+import { RECEIVED, registerTransfer } from '../comm/reduction.js';
 import {
   closeTypedStorage,
   describeTypedStorage,
@@ -151,7 +151,7 @@ class SharedValue<T extends Element = Element> {
     return `Value('${this.typecode}', ${inspect(decode(this.#storage.info, this.#view[0]!))})`;
   }
 
-  // Passing to child processes (transfer.ts): a named Value by name, an anonymous one with its memory.
+  // Passing to child processes (reduction.ts): a named Value by name, an anonymous one with its memory.
   static {
     registerTransfer<SharedValue>({
       kind: 'Value',

@@ -8,7 +8,7 @@ import { closedError, invalidArgType, mpError } from '../internal/errors.js';
 import { Lock } from './lock.js';
 import { OPEN_EXISTING, openExisting, parseNameOptions, type InternalNameOptions, type NameOptions } from '../shared/names.js';
 import { Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer } from '../comm/reduction.js';
 import { validateInteger, validateOptions, validateTimeout } from '../internal/validate.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type ParsedAsyncWait, type SyncWaitOptions } from '../internal/wait.js';
 
@@ -63,11 +63,10 @@ export interface BarrierOptions extends NameOptions, BarrierBehaviour {}
  * inside `wait()` leaves the barrier counting it: the others time out (if they gave a timeout) and break it,
  * and it cannot be reset until that round's count drains — create a new one.
  *
- * Passed to a child process (as a Process argument), a Barrier arrives with this handle's default timeout, as
- * in Python, but without its action, a function, which cannot travel: the child's handle has none (for a named
- * Barrier, the child may open its own handle with `Barrier.open(name, { action })`). A round released by a
- * party whose handle has no action runs none, even if other parties' handles have one. For work that must run
- * once per round whichever process arrives last, use Python's idiom: `if ((await barrier.wait()) === 0) ...`.
+ * Passed to a child process (as a Process argument), a Barrier arrives with this handle's default timeout and
+ * action, as in Python: the action travels as functions do, by reference, so it must be exported by the module
+ * that defines it (passing the Barrier is refused otherwise, saying what to export). A round released by a
+ * party whose handle has no action runs none, even if other parties' handles have one.
  *
  * `reset()` and `abort()` are synchronous, as in Python: they block the thread while they take the barrier's
  * internal lock, which parties hold only for their bookkeeping. Like any process-owned {@link Lock} taken
@@ -97,7 +96,7 @@ export class Barrier {
    */
   constructor(parties: number, options?: BarrierOptions) {
     const o = validateOptions<BarrierOptions & InternalNameOptions>(options);
-    // Passed by a parent process (transfer.ts): the Barrier's memory came with the job; parties come from it.
+    // Passed by a parent process (reduction.ts): the Barrier's memory came with the job; parties come from it.
     const received = receivedDescription(options);
     const openOnly = o[OPEN_EXISTING] === true || received !== undefined;
     if (!openOnly) validateInteger(parties, 'parties', 1, 0x7fffffff);
@@ -324,8 +323,8 @@ export class Barrier {
     });
   }
 
-  // Passing to child processes (transfer.ts): a named Barrier by name, an anonymous one with its memory; the
-  // default timeout goes along, the action cannot (see the class comment).
+  // Passing to child processes (reduction.ts): a named Barrier by name, an anonymous one with its memory; the
+  // default timeout and the action (by reference) go along.
   static {
     registerTransfer<Barrier>({
       kind: 'Barrier',
@@ -333,13 +332,13 @@ export class Barrier {
       describe: (b) => {
         b.#assertOpen();
         const timeout = b.#timeoutMs < 0 ? undefined : b.#timeoutMs;
-        return { name: b.name, memory: b.#segment.block, params: { timeout } };
+        return { name: b.name, memory: b.#segment.block, params: { timeout, action: b.#action } };
       },
       revive: (d) => {
-        const { timeout } = d.params as { timeout: number | undefined };
+        const { timeout, action } = d.params as BarrierBehaviour;
         return d.memory
-          ? new Barrier(0, { [RECEIVED]: d, timeout } as BarrierOptions)
-          : Barrier.open(d.name, { timeout });
+          ? new Barrier(0, { [RECEIVED]: d, timeout, action } as BarrierOptions)
+          : Barrier.open(d.name, { timeout, action });
       },
     });
   }

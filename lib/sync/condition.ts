@@ -17,7 +17,7 @@ import { Lock, LOCK_SIZE, RLock } from './lock.js';
 import { openExisting, parseNameOptions, type NameOptions } from '../shared/names.js';
 import { binding, OpenMode } from '../internal/native.js';
 import { HEADER_SIZE, Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer } from '../comm/reduction.js';
 import { validateInteger } from '../internal/validate.js';
 import {
   parseAsyncWait,
@@ -425,7 +425,7 @@ export class Condition {
       lock.location.segment.assertOpen(what);
     }
     const given = lock ? refOf(lock) : OWN_LOCK;
-    // Passed by a parent process (transfer.ts): the Condition's memory came with the job, its record written.
+    // Passed by a parent process (reduction.ts): the Condition's memory came with the job, its record written.
     const received = receivedDescription(options);
     const segment = received?.memory
       ? Segment.received(Kind.Condition, received.name, received.memory)
@@ -600,7 +600,7 @@ export class Condition {
     );
   }
 
-  // Passing to child processes (transfer.ts): a named Condition by name, an anonymous one with its memory;
+  // Passing to child processes (reduction.ts): a named Condition by name, an anonymous one with its memory;
   // a lock given to it goes along as a shared object of its own (see #lockToPass).
   static {
     registerTransfer<Condition>({

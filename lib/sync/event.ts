@@ -7,7 +7,7 @@ import { closedError } from '../internal/errors.js';
 import { openExisting, parseNameOptions, type NameOptions } from '../shared/names.js';
 import { binding, WaitStatus } from '../internal/native.js';
 import { Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer } from '../comm/reduction.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
 
 /** sizeof(pmp_event). */
@@ -42,7 +42,7 @@ export class Event {
 
   /** `{ name }` opens or creates a named Event (initially clear); without a name the Event is anonymous. */
   constructor(options?: NameOptions) {
-    // Passed by a parent process (transfer.ts): the Event's memory came with the job.
+    // Passed by a parent process (reduction.ts): the Event's memory came with the job.
     const received = receivedDescription(options);
     this.#segment = received?.memory
       ? Segment.received(Kind.Event, received.name, received.memory)
@@ -137,7 +137,7 @@ export class Event {
     this.close();
   }
 
-  // Passing to child processes (transfer.ts): a named Event by name, an anonymous one with its memory.
+  // Passing to child processes (reduction.ts): a named Event by name, an anonymous one with its memory.
   static {
     registerTransfer<Event>({
       kind: 'Event',

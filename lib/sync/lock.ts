@@ -13,7 +13,7 @@ import { closedError, mpError } from '../internal/errors.js';
 import { openExisting, parseNameOptions, type NameOptions } from '../shared/names.js';
 import { binding, WaitStatus } from '../internal/native.js';
 import { Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from '../comm/reduction.js';
 import { mirrorOf, NO_MIRROR, tryLock, unlock, unmirror } from './wasm_lock.js';
 import { withLock, withLockSync } from './with_lock.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
@@ -72,7 +72,7 @@ abstract class LockBase {
 
   protected constructor(kind: Kind, options: unknown) {
     const embedding = (options as InternalLockOptions | undefined)?.[EMBEDDED];
-    // Passed by a parent process (transfer.ts): the lock's memory came with the job.
+    // Passed by a parent process (reduction.ts): the lock's memory came with the job.
     const received = receivedDescription(options);
     if (embedding) {
       this.#segment = embedding.segment;
@@ -280,7 +280,7 @@ abstract class LockBase {
     this.close();
   }
 
-  // Passing to child processes (transfer.ts): a named lock by name, an anonymous one with its memory.
+  // Passing to child processes (reduction.ts): a named lock by name, an anonymous one with its memory.
   static {
     describeLock = (lock) => {
       lock.#assertOpen();

@@ -12,7 +12,7 @@ import { anonymousName, openExisting, parseNameOptions, validateName, type NameO
 import { binding, WaitStatus, type NativeSemaphore } from '../internal/native.js';
 import { AdaptivePolling } from '../internal/polling.js';
 import { validateInteger } from '../internal/validate.js';
-import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from '../comm/reduction.js';
 import { withLock, withLockSync } from './with_lock.js';
 import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
 
@@ -71,7 +71,7 @@ export class Semaphore {
     validateInteger(value, 'value', 0, SEM_VALUE_MAX);
     const naming = parseNameOptions(options, SEM_PREFIX_BYTES);
     if (naming.name === undefined) {
-      // Passed by a parent process (transfer.ts): the sem_t already lives in the memory it passed.
+      // Passed by a parent process (reduction.ts): the sem_t already lives in the memory it passed.
       const received = receivedDescription(options);
       this.#block = received?.memory ?? allocateBlock(SEM_T_SIZE);
       this.#sem = binding.Semaphore.inMemory(this.#block.file.buffer, this.#block.offset, received ? -1 : value);
@@ -206,7 +206,7 @@ export class Semaphore {
     this.close();
   }
 
-  // Passing to child processes: a named semaphore by name, an anonymous one with its memory (transfer.ts).
+  // Passing to child processes: a named semaphore by name, an anonymous one with its memory (reduction.ts).
   static {
     describeSemaphore = (s) => {
       s.#native();
