@@ -134,7 +134,9 @@ describe('Array: elements', () => {
     const copy = a.toArray();
     copy[0] = 99;
     expect(a.get(0)).toBe(0);
-    expect(inspect(a)).toBe("SharedArray('i', [ 0, 1, 2, 3, 4, 5 ])");
+    expect(inspect(a).replace(/\s+/g, ' ')).toBe(
+      `SharedArray { name: '${a.name}', closed: false, typecode: 'i', values: [ 0, 1, 2, 3, 4, 5 ] }`,
+    );
   });
 
   it('setRange checks everything before writing anything', () => {

@@ -28,6 +28,11 @@ export const enum Kind {
 
 const KIND_NAMES = ['?', 'Lock', 'RLock', 'Event', 'Condition', 'Barrier', 'Value', 'Array', 'Queue'];
 
+/** The class name of a kind, for messages. */
+export function kindName(kind: number): string {
+  return KIND_NAMES[kind] ?? 'unknown object';
+}
+
 /** Byte offset of the payload from the header. */
 export const HEADER_SIZE = 32;
 const MAGIC = 0x31504d50;
@@ -75,7 +80,7 @@ export class Segment {
   #open = true;
   #retained = false;
 
-  private constructor(fields: Omit<Segment, 'payloadOffset' | 'anonymous' | 'assertOpen' | 'retain' | 'close' | 'unlink'>) {
+  private constructor(fields: Omit<Segment, 'payloadOffset' | 'anonymous' | 'kind' | 'assertOpen' | 'retain' | 'close' | 'unlink'>) {
     this.name = fields.name;
     this.created = fields.created;
     this.buffer = fields.buffer;
@@ -88,6 +93,11 @@ export class Segment {
   /** Offset of the payload in `buffer`. */
   get payloadOffset(): number {
     return this.headerOffset + HEADER_SIZE;
+  }
+
+  /** The object's kind, from its header. */
+  get kind(): Kind {
+    return new Int32Array(this.buffer, this.headerOffset, HEADER_SIZE / 4)[H_KIND]!;
   }
 
   /** Whether the object is anonymous (memfd arena, no system name). */
@@ -246,6 +256,6 @@ function checkKind(header: Int32Array, kind: Kind, name: string): void {
   }
   const actual = header[H_KIND]!;
   if (actual !== kind) {
-    throw mpError('ERR_MP_WRONG_KIND', `'${name}' is a ${KIND_NAMES[actual] ?? 'unknown object'}, not a ${KIND_NAMES[kind]}`);
+    throw mpError('ERR_MP_WRONG_KIND', `'${name}' is a ${kindName(actual)}, not a ${kindName(kind)}`);
   }
 }
