@@ -7,7 +7,8 @@
 import { invalidArgType, outOfRange } from '../internal/errors.js';
 import { validateInteger, validateOptions } from '../internal/validate.js';
 import { RECEIVED } from '../comm/transfer.js';
-import { registerHandle } from './handle.js';
+import { registerHandle, SharedHandle } from './handle.js';
+import { addIndexing } from './indexing.js';
 import { openExisting } from './names.js';
 import { Kind } from './segment.js';
 import { maxLength, openTypedStorage, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
@@ -63,12 +64,15 @@ function validateBound(value: unknown, name: string): number | undefined {
  * `length - 1`); `slice` takes `Array.prototype.slice`'s bounds.
  */
 class SharedArrayClass<T extends Element = Element> extends SharedData<T> {
+  /** Element `index`, as `get(index)` reads it; `arr[index] = v` writes as `set(index, v)` does. */
+  [index: number]: T;
   /** The number of elements (fixed). */
   readonly length: number;
 
   static {
     // Named as exported (`Array` would shadow the global in this module).
     Object.defineProperty(this, 'name', { value: 'SharedArray' });
+    addIndexing(SharedHandle, this);
   }
 
   /** See {@link SharedArrayConstructor}. */
