@@ -8,6 +8,7 @@
         "native/core/background_thread.cc",
         "native/core/deadline.cc",
         "native/core/errors.cc",
+        "native/core/layout.cc",
         "native/memory/mapping.cc",
         "native/memory/mirror.cc",
         "native/memory/shm.cc",

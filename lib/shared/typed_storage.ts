@@ -4,8 +4,9 @@
  * Python's `lock` option, and the handle over it ({@link SharedData}).
  */
 import { invalidArgType, mpError } from '../internal/errors.js';
+import { LAYOUT } from '../internal/layout.js';
 import { validateOptions } from '../internal/validate.js';
-import { Lock, LOCK_SIZE, RLock } from '../sync/lock.js';
+import { Lock, RLock } from '../sync/lock.js';
 import { receivedDescription, type SharedDescription } from '../comm/transfer.js';
 import { SharedHandle } from './handle.js';
 import { OPEN_EXISTING, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
@@ -13,7 +14,7 @@ import { Kind, Segment } from './segment.js';
 import { CHARS, typeInfo, typeInfoOfCharCode, type AnyView, type Element, type Typecode, type TypeInfo } from './typecodes.js';
 
 /** PMP_DATA_OFFSET: the elements follow the object's own pmp_lock, 8-byte aligned. */
-export const DATA_OFFSET = LOCK_SIZE;
+export const DATA_OFFSET = LAYOUT.constants.PMP_DATA_OFFSET;
 
 /** The largest payload: the header stores sizes as 32-bit words, read back as signed. */
 const MAX_PAYLOAD = 0x7fffffff;

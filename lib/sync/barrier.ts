@@ -4,21 +4,20 @@
  * (`pmp_barrier` in native/include/posix_mp.h), guarded by a Lock and a Condition stored in the same object.
  */
 import { closedError, invalidArgType, mpError } from '../internal/errors.js';
+import { LAYOUT } from '../internal/layout.js';
 import { validateInteger, validateOptions, validateTimeout } from '../internal/validate.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type ParsedAsyncWait, type SyncWaitOptions } from '../internal/wait.js';
 import { RECEIVED, receivedDescription, type SharedDescription } from '../comm/transfer.js';
 import { openSegment, registerHandle, SharedHandle } from '../shared/handle.js';
 import { OPEN_EXISTING, openExisting, type InternalNameOptions, type NameOptions } from '../shared/names.js';
 import { Kind } from '../shared/segment.js';
-import { ConditionCore, CONDITION_CORE_SIZE, CONDITION_STATE_OFFSET } from './condition.js';
+import { ConditionCore } from './condition.js';
 import { Lock } from './lock.js';
 
-/** sizeof(pmp_barrier). */
-const BARRIER_SIZE = 40;
-/** pmp_barrier.state and .count, as an Int32Array from this offset of the payload. */
-const FIELDS_OFFSET = CONDITION_STATE_OFFSET + CONDITION_CORE_SIZE;
+const BARRIER = LAYOUT.pmp_barrier;
+/** pmp_barrier.state and .count, as an Int32Array from pmp_barrier.state. */
 const STATE = 0;
-const COUNT = 1;
+const COUNT = (BARRIER.count - BARRIER.state) / 4;
 // pmp_barrier.state: CPython's _state values.
 const FILLING = 0;
 const DRAINING = 1;
@@ -101,7 +100,7 @@ export class Barrier extends SharedHandle {
       throw invalidArgType('options.action', 'of type function', o.action);
     }
     const timeoutMs = validateTimeout(o.timeout);
-    const segment = openSegment({ kind: Kind.Barrier, payloadSize: BARRIER_SIZE, params: [parties, 0] }, options);
+    const segment = openSegment({ kind: Kind.Barrier, payloadSize: BARRIER.sizeof, params: [parties, 0] }, options);
     const actual = segment.params[0];
     if (!openOnly && actual !== parties) {
       segment.close();
@@ -112,8 +111,8 @@ export class Barrier extends SharedHandle {
     this.#action = o.action;
     this.parties = actual;
     this.#lock = new Lock(Lock.embeddedOptions(segment, segment.payloadOffset));
-    this.#cond = new ConditionCore(segment.buffer, segment.payloadOffset + CONDITION_STATE_OFFSET, 'Barrier', this.pending);
-    this.#fields = new Int32Array(segment.buffer, segment.payloadOffset + FIELDS_OFFSET, 2);
+    this.#cond = new ConditionCore(segment.buffer, segment.payloadOffset + BARRIER.cond_state, 'Barrier', this.pending);
+    this.#fields = new Int32Array(segment.buffer, segment.payloadOffset + BARRIER.state, 2);
   }
 
   /**

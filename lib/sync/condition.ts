@@ -13,6 +13,7 @@
  */
 import { closedError, invalidArgType, mpError } from '../internal/errors.js';
 import { deadlineOf, remainingMs } from '../internal/deadline.js';
+import { LAYOUT } from '../internal/layout.js';
 import { binding, OpenMode } from '../internal/native.js';
 import { validateInteger } from '../internal/validate.js';
 import {
@@ -27,19 +28,14 @@ import { RECEIVED, type SharedDescription } from '../comm/transfer.js';
 import { openSegment, registerHandle, SharedHandle } from '../shared/handle.js';
 import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind, Segment } from '../shared/segment.js';
-import { Lock, LOCK_SIZE, RLock } from './lock.js';
+import { Lock, RLock } from './lock.js';
 
-/** sizeof(pmp_condition). */
-const CONDITION_SIZE = 304;
-/** Offset of pmp_condition.state (and of pmp_barrier.cond) in the payload; the epoch follows it. */
-export const CONDITION_STATE_OFFSET = LOCK_SIZE;
-/** Bytes of the state word and the epoch (padded to 8 in neither case: the next field is 4-aligned). */
-export const CONDITION_CORE_SIZE = 12;
+const CONDITION = LAYOUT.pmp_condition;
 /** pmp_condition.lock_kind .. lock_name_length, as a Uint32Array. */
-const REF_OFFSET = 28;
-const REF_WORDS = 5;
-const NAME_OFFSET = REF_OFFSET + REF_WORDS * 4;
-const NAME_BYTES = 256;
+const REF_OFFSET = CONDITION.lock_kind;
+const REF_WORDS = (CONDITION.lock_name - CONDITION.lock_kind) / 4;
+const NAME_OFFSET = CONDITION.lock_name;
+const NAME_BYTES = CONDITION.lock_name_bytes;
 
 // The state word: notifications in bits 0-19, sleepers in bits 20-39, the broadcast generation in 40-63.
 const COUNT_MASK = 0xfffffn;
@@ -80,9 +76,10 @@ export class ConditionCore {
   readonly #pending: PendingWaits;
   readonly #what: string;
 
+  /** `byteOffset`: the state word's; the epoch follows it (as in pmp_condition and pmp_barrier). */
   constructor(buffer: ArrayBuffer, byteOffset: number, what: string, pending: PendingWaits) {
     this.#state = new BigUint64Array(buffer, byteOffset, 1);
-    this.#epoch = new Int32Array(buffer, byteOffset + 8, 1);
+    this.#epoch = new Int32Array(buffer, byteOffset + (CONDITION.epoch - CONDITION.state), 1);
     this.#what = what;
     this.#pending = pending;
   }
@@ -385,7 +382,7 @@ export class Condition extends SharedHandle {
     }
     const given = lock ? refOf(lock) : OWN_LOCK;
     // A Condition passed by a parent process (transfer.ts) comes with its record written.
-    const segment = openSegment({ kind: Kind.Condition, payloadSize: CONDITION_SIZE, init: (s) => writeRef(s, given) }, options);
+    const segment = openSegment({ kind: Kind.Condition, payloadSize: CONDITION.sizeof, init: (s) => writeRef(s, given) }, options);
     let holder: Segment | undefined;
     try {
       const stored = segment.created ? given : readRef(segment);
@@ -413,7 +410,7 @@ export class Condition extends SharedHandle {
     this.#lock = lock;
     this.#ownsLock = given === OWN_LOCK;
     this.#lockHolder = holder;
-    this.#core = new ConditionCore(segment.buffer, segment.payloadOffset + CONDITION_STATE_OFFSET, 'Condition', this.pending);
+    this.#core = new ConditionCore(segment.buffer, segment.payloadOffset + CONDITION.state, 'Condition', this.pending);
   }
 
   /** Opens an existing named Condition, with the lock its creator chose (`code: 'ENOENT'` if there is none). */

@@ -4,6 +4,7 @@
  * `clear()` are plain atomic loads and stores. Only waiting goes native.
  */
 import { deadlineOf, remainingMs } from '../internal/deadline.js';
+import { LAYOUT } from '../internal/layout.js';
 import { binding, WaitStatus } from '../internal/native.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
 import { RECEIVED } from '../comm/transfer.js';
@@ -11,8 +12,7 @@ import { openSegment, registerHandle, SharedHandle } from '../shared/handle.js';
 import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind } from '../shared/segment.js';
 
-/** sizeof(pmp_event). */
-const EVENT_SIZE = 8;
+const EVENT = LAYOUT.pmp_event;
 
 /**
  * A flag shared between processes. `wait` returns once the flag is set (`true`), or `false` on timeout.
@@ -26,9 +26,9 @@ export class Event extends SharedHandle {
 
   /** `{ name }` opens or creates a named Event (initially clear); without a name the Event is anonymous. */
   constructor(options?: NameOptions) {
-    const segment = openSegment({ kind: Kind.Event, payloadSize: EVENT_SIZE }, options);
+    const segment = openSegment({ kind: Kind.Event, payloadSize: EVENT.sizeof }, options);
     super('Event', segment.name, segment);
-    this.#flag = new Int32Array(segment.buffer, segment.payloadOffset, 1);
+    this.#flag = new Int32Array(segment.buffer, segment.payloadOffset + EVENT.flag, 1);
   }
 
   /** Opens an existing named Event (`code: 'ENOENT'` if there is none). */

@@ -10,6 +10,7 @@
 import { threadId } from 'node:worker_threads';
 
 import { mpError } from '../internal/errors.js';
+import { LAYOUT } from '../internal/layout.js';
 import { binding, WaitStatus } from '../internal/native.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
 import { RECEIVED, type SharedDescription } from '../comm/transfer.js';
@@ -20,16 +21,18 @@ import { mirrorOf, NO_MIRROR, tryLock, unlock, unmirror } from './wasm_lock.js';
 import { withLock, withLockSync } from './with_lock.js';
 
 /** sizeof(pmp_lock). */
-export const LOCK_SIZE = 16;
-const WAITERS = 0x80000000n;
+const LOCK_SIZE = LAYOUT.pmp_lock.sizeof;
+const WAITERS = BigInt(LAYOUT.constants.PMP_LOCK_WAITERS);
 /** This process's owner token, as native code computes it. */
 const TOKEN: bigint = binding.selfToken();
 const TOKEN_WITH_WAITERS = TOKEN | WAITERS;
 /** pmp_lock.owner_thread of this thread: 0 means "no owner". */
 const THREAD = threadId + 1;
-// pmp_lock.owner_thread and .count, as Uint32Array indexes.
+/** Where `meta` (pmp_lock.owner_thread and .count) starts in the pmp_lock. */
+const META_OFFSET = LAYOUT.pmp_lock.owner_thread;
+// pmp_lock.owner_thread and .count, as indexes of `meta`.
 const OWNER_THREAD = 0;
-const COUNT = 1;
+const COUNT = (LAYOUT.pmp_lock.count - META_OFFSET) / 4;
 
 /** `LockBase.#mirror` before the first acquire: the word is mirrored for WebAssembly then (wasm_lock.ts). */
 const NOT_YET_MIRRORED = -2;
@@ -75,9 +78,9 @@ abstract class LockBase extends SharedHandle {
     this.#offset = embedding?.byteOffset ?? segment.payloadOffset;
     this.#ownsSegment = !embedding;
     this.#buffer = segment.buffer;
-    this.word = new BigUint64Array(this.#buffer, this.#offset, 1);
+    this.word = new BigUint64Array(this.#buffer, this.#offset + LAYOUT.pmp_lock.word, 1);
     this.#what = what;
-    this.meta = new Uint32Array(this.#buffer, this.#offset + 8, 2);
+    this.meta = new Uint32Array(this.#buffer, this.#offset + META_OFFSET, 2);
   }
 
   /**
