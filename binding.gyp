@@ -15,6 +15,7 @@
         "native/process/child_watch.cc",
         "native/process/fork_exec.cc",
         "native/process/process.cc",
+        "native/process/reap.cc",
         "native/process/spawner.cc",
         "native/sync/atomics.cc",
         "native/sync/lock.cc",
