@@ -24,11 +24,16 @@ let describeHandle: (handle: SharedHandle) => SharedDescription;
 export abstract class SharedHandle {
   /** The name other processes open (generated for an anonymous object). */
   readonly name: string;
+  /**
+   * Whether `close()` has been called. A data property rather than a getter: hot paths test it themselves
+   * (`if (this.closed) throw this.closedError()`), so that their inline caches see one class each — a shared
+   * method reading it would see every class's objects and turn megamorphic.
+   */
+  readonly closed: boolean = false;
   /** For error messages: 'Lock', 'Array', ... */
   readonly #what: string;
   /** The memory this handle owns, closed by `free()` and removed by `unlink()`. */
   readonly #segment: Segment | undefined;
-  #closed = false;
   /** Async operations that use the memory after their last native wait (see `track`); created on first use. */
   #inFlight: InFlight | undefined;
   /** @internal The native waits started through this handle: `close()` cancels them and waits for them. */
@@ -45,14 +50,14 @@ export abstract class SharedHandle {
     this.#segment = segment;
   }
 
-  /** Whether `close()` has been called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** @internal Throws `ERR_MP_CLOSED` once the handle is closed. */
   protected assertOpen(): void {
-    if (this.#closed) throw closedError(this.#what);
+    if (this.closed) throw closedError(this.#what);
+  }
+
+  /** @internal The `ERR_MP_CLOSED` error of this handle. */
+  protected closedError(): Error {
+    return closedError(this.#what);
   }
 
   /** @internal Runs an async operation that `close()` lets finish before it frees the memory. */
@@ -65,8 +70,8 @@ export abstract class SharedHandle {
    * unmapped at once — or, while a native wait on it is still returning, as soon as it has.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.closed) return;
+    (this as { closed: boolean }).closed = true;
     this.pending.cancelAll(this.#what);
     this.closing();
     const free = (): void => this.pending.afterNativeWaits(() => this.free());
@@ -102,7 +107,7 @@ export abstract class SharedHandle {
 
   /** `Lock { name: 'x', closed: false }` in console.log, plus what the class adds while open. */
   [inspect.custom](_depth: number, options: InspectOptions): string {
-    const fields = { name: this.name, closed: this.#closed, ...(this.#closed ? {} : this.inspectDetails()) };
+    const fields = { name: this.name, closed: this.closed, ...(this.closed ? {} : this.inspectDetails()) };
     return `${this.constructor.name} ${inspect(fields, options)}`;
   }
 

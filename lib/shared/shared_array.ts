@@ -113,7 +113,7 @@ class SharedArrayClass<T extends Element = Element> extends SharedData<T> {
 
   /** Element `index`, read holding the lock. */
   get(index: number): T {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     if (!((index >>> 0) === index && index < this.length)) throw this.#indexError(index);
     const lock = this.guard;
     if (lock === undefined) return this.read(index);
@@ -127,7 +127,7 @@ class SharedArrayClass<T extends Element = Element> extends SharedData<T> {
 
   /** Writes element `index` holding the lock; TypeError/RangeError for values the type cannot hold. */
   set(index: number, value: InputFor<T>): void {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     if (!((index >>> 0) === index && index < this.length)) throw this.#indexError(index);
     const stored = this.encode(value, 'value');
     const lock = this.guard;

@@ -51,7 +51,7 @@ class SharedValue<T extends Element = Element> extends SharedData<T> {
 
   /** The value, read holding the lock (if any). */
   get value(): T {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     const lock = this.guard;
     if (lock === undefined) return this.read(0);
     lock.acquireSync();
@@ -64,7 +64,7 @@ class SharedValue<T extends Element = Element> extends SharedData<T> {
 
   /** Writes the value holding the lock (if any). Throws TypeError/RangeError for values the type cannot hold. */
   set value(value: InputFor<T>) {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     const stored = this.encode(value, 'value');
     const lock = this.guard;
     if (lock === undefined) {

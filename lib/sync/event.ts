@@ -38,20 +38,20 @@ export class Event extends SharedHandle {
 
   /** Sets the flag and wakes every waiter, in every process. */
   set(): void {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     // Waiters sleep only while the flag is 0: if it already was 1, there is nobody to wake.
     if (Atomics.exchange(this.#flag, 0, 1) === 0) binding.futexWake(this.#flag, 0, 0x7fffffff);
   }
 
   /** Clears the flag: later waits block until the next `set()`. */
   clear(): void {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     Atomics.store(this.#flag, 0, 0);
   }
 
   /** Whether the flag is set (a snapshot). */
   isSet(): boolean {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     return Atomics.load(this.#flag, 0) !== 0;
   }
 

@@ -97,7 +97,7 @@ export class Semaphore extends SharedHandle {
   }
 
   #native(): NativeSemaphore {
-    this.assertOpen();
+    if (this.closed) throw this.closedError();
     return this.#sem;
   }
 
