@@ -13,7 +13,7 @@ import { inspect, type InspectOptions } from 'node:util';
 import { closedError } from '../internal/errors.js';
 import { InFlight } from '../internal/in_flight.js';
 import { PendingWaits } from '../internal/wait.js';
-import { receivedDescription, registerTransfer, type SharedDescription } from '../comm/transfer.js';
+import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from '../comm/transfer.js';
 import { parseNameOptions } from './names.js';
 import { Segment, type SegmentSpec } from './segment.js';
 
@@ -140,6 +140,18 @@ export function registerHandle<T extends SharedHandle>(
   revive: (description: SharedDescription) => T,
 ): void {
   registerTransfer<T>({ kind, type, describe: describeHandle, revive });
+}
+
+/**
+ * {@link registerHandle} for a class built from one options object and opened by `open(name)`: an anonymous
+ * object is rebuilt as `new type({ [RECEIVED]: description })` (its memory came along), a named one opened.
+ * @internal
+ */
+export function registerOpenable<T extends SharedHandle>(
+  kind: string,
+  type: (new (options: never) => T) & { open(name: string): T },
+): void {
+  registerHandle(kind, type, (d) => (d.memory ? new type({ [RECEIVED]: d } as never) : type.open(d.name)));
 }
 
 /**

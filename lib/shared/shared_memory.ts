@@ -5,9 +5,9 @@
 import { invalidArgValue, mpError } from '../internal/errors.js';
 import { binding, OpenMode } from '../internal/native.js';
 import { validateBoolean, validateInteger, validateOptions } from '../internal/validate.js';
-import { RECEIVED, receivedDescription, type SharedDescription } from '../comm/transfer.js';
+import { receivedDescription, type SharedDescription } from '../comm/transfer.js';
 import { MemoryFile } from './arena.js';
-import { registerHandle, SharedHandle } from './handle.js';
+import { registerOpenable, SharedHandle } from './handle.js';
 import { anonymousName, parseNameOptions, type NameOptions } from './names.js';
 
 /** Options of {@link SharedMemory}. */
@@ -96,9 +96,7 @@ export class SharedMemory extends SharedHandle {
   }
 
   static {
-    registerHandle('SharedMemory', SharedMemory, (d) =>
-      d.memory ? new SharedMemory({ [RECEIVED]: d } as SharedMemoryOptions) : SharedMemory.open(d.name),
-    );
+    registerOpenable('SharedMemory', SharedMemory);
   }
 }
 

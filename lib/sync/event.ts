@@ -7,8 +7,7 @@ import { deadlineOf, remainingMs } from '../internal/deadline.js';
 import { LAYOUT } from '../internal/layout.js';
 import { binding, WaitStatus } from '../internal/native.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
-import { RECEIVED } from '../comm/transfer.js';
-import { openSegment, registerHandle, SharedHandle } from '../shared/handle.js';
+import { openSegment, registerOpenable, SharedHandle } from '../shared/handle.js';
 import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind } from '../shared/segment.js';
 
@@ -96,6 +95,6 @@ export class Event extends SharedHandle {
 
   // Passing to child processes (transfer.ts): a named Event by name, an anonymous one with its memory.
   static {
-    registerHandle('Event', Event, (d) => (d.memory ? new Event({ [RECEIVED]: d } as NameOptions) : Event.open(d.name)));
+    registerOpenable('Event', Event);
   }
 }

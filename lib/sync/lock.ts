@@ -13,8 +13,8 @@ import { mpError } from '../internal/errors.js';
 import { LAYOUT } from '../internal/layout.js';
 import { binding, WaitStatus } from '../internal/native.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
-import { RECEIVED, type SharedDescription } from '../comm/transfer.js';
-import { openSegment, registerHandle, SharedHandle } from '../shared/handle.js';
+import type { SharedDescription } from '../comm/transfer.js';
+import { openSegment, registerOpenable, SharedHandle } from '../shared/handle.js';
 import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind, kindName, type Segment } from '../shared/segment.js';
 import { mirrorOf, NO_MIRROR, tryLock, unlock, unmirror } from './wasm_lock.js';
@@ -273,7 +273,7 @@ export class Lock extends LockBase {
   }
 
   static {
-    registerHandle('Lock', Lock, (d) => (d.memory ? new Lock({ [RECEIVED]: d } as NameOptions) : Lock.open(d.name)));
+    registerOpenable('Lock', Lock);
   }
 
   protected tryReenter(): boolean {
@@ -320,7 +320,7 @@ export class RLock extends LockBase {
   }
 
   static {
-    registerHandle('RLock', RLock, (d) => (d.memory ? new RLock({ [RECEIVED]: d } as NameOptions) : RLock.open(d.name)));
+    registerOpenable('RLock', RLock);
   }
 
   /** How many times the owning thread holds it (0 when this thread does not own it). */
