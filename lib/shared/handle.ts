@@ -6,7 +6,9 @@
  *
  * A class passes its Segment (if it owns one) to the constructor and overrides only what differs: `closing()`
  * (what stops at once), `free()` (what goes once nothing uses the memory), `unlink()`, `describe()` (what
- * travels) and `inspectDetails()`. It registers itself for transfer with {@link registerHandle}.
+ * travels) and `inspectDetails()`. It registers itself for transfer with {@link registerHandle} (or
+ * {@link registerOpenable}). Below this class's prototype sits the trap that gives Array `arr[i]`
+ * (indexing.ts): only lookups that miss every class prototype reach it.
  */
 import { inspect, type InspectOptions } from 'node:util';
 
@@ -24,11 +26,10 @@ let describeHandle: (handle: SharedHandle) => SharedDescription;
 export abstract class SharedHandle {
   /** The name other processes open (generated for an anonymous object). */
   readonly name: string;
-  /**
-   * Whether `close()` has been called. A data property rather than a getter: hot paths test it themselves
-   * (`if (this.closed) throw this.closedError()`), so that their inline caches see one class each — a shared
-   * method reading it would see every class's objects and turn megamorphic.
-   */
+  // A data property rather than a getter: hot paths test it themselves (`if (this.closed) throw
+  // this.closedError()`), so that their inline caches see one class each; a shared method reading it would see
+  // every class's objects and turn megamorphic.
+  /** Whether `close()` has been called. */
   readonly closed: boolean = false;
   /** For error messages: 'Lock', 'Array', ... */
   readonly #what: string;
