@@ -42,6 +42,9 @@ const handler: ProxyHandler<object> = {
   },
 };
 
+/** The root classes whose prototype already sits on the trap. */
+const trapped = new WeakSet<object>();
+
 /**
  * Gives the instances of `type` integer-keyed access through their `get` and `set`. `base` is the root class
  * of `type`'s hierarchy: the trap goes below its prototype (once, whichever classes are indexed).
@@ -54,6 +57,3 @@ export function addIndexing(base: { prototype: object }, type: { prototype: Inde
   }
   Object.defineProperty(type.prototype, INDEXED, { value: true });
 }
-
-/** The root classes whose prototype already sits on the trap. */
-const trapped = new WeakSet<object>();
