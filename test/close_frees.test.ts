@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-import { Array as SharedArray, SharedMemory } from 'posix-mp';
+import { atomics, Array as SharedArray, SharedMemory } from 'posix-mp';
 import { uniqueName } from './helpers.js';
 
 const KIB_128 = 128 * 1024;
@@ -66,6 +66,26 @@ describe('close() frees the memory at once', () => {
       shm.unlink();
       array.close();
       array.unlink();
+    }
+  });
+
+  it('a native wait still sleeping in the memory keeps it mapped until the wait returns, and no longer', async () => {
+    const name = uniqueName('close-waiting');
+    const shm = new SharedMemory({ name, size: MIB_64 });
+    const mapped = (): number => mapsMatching((line) => line.endsWith(`/${name}`)).length;
+    try {
+      const view = new Int32Array(shm.buf.buffer, 0, 1);
+      const waiting = atomics.waitAsync(view, 0, 0, { timeout: 300 });
+      shm.close();
+      // The views are empty at once; the pages stay for the waiter thread sleeping on the word.
+      expect(view.length).toBe(0);
+      expect(mapped()).toBe(1);
+      expect(await waiting).toBe('timed-out');
+      // The wait's reference goes as its result is delivered, on this thread, before this code resumes.
+      expect(mapped()).toBe(0);
+    } finally {
+      shm.close();
+      shm.unlink();
     }
   });
 });
