@@ -134,7 +134,46 @@ describe('Array: elements', () => {
     const copy = a.toArray();
     copy[0] = 99;
     expect(a.get(0)).toBe(0);
-    expect(inspect(a)).toBe("SharedArray('i', [ 0, 1, 2, 3, 4, 5 ])");
+    expect(inspect(a).replace(/\s+/g, ' ')).toBe(
+      `SharedArray { name: '${a.name}', closed: false, typecode: 'i', values: [ 0, 1, 2, 3, 4, 5 ] }`,
+    );
+  });
+
+  it('arr[i] reads and arr[i] = v writes as get and set do, checks included: nothing is silently lost', () => {
+    using a = new MpArray('h', [1, 2, 3]);
+    expect(a[0]).toBe(1);
+    a[0] = 5;
+    a[2] = -7;
+    expect(a.toArray()).toEqual([5, 2, -7]);
+    expect(a.view[0]).toBe(5);
+    // Out of range, negative, fractional: thrown, as by get/set (Python raises IndexError).
+    for (const index of [3, 100, -1, 1.5]) {
+      expectCode(() => a[index], RangeError, 'ERR_OUT_OF_RANGE');
+      expectCode(() => (a[index] = 1), RangeError, 'ERR_OUT_OF_RANGE');
+    }
+    // Values the type cannot hold: thrown as set() throws, the element unchanged.
+    expectCode(() => (a[1] = 40000), RangeError, 'ERR_OUT_OF_RANGE');
+    expectCode(() => (a[1] = 'x' as never), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expect(a[1]).toBe(2);
+    // Methods, fields and other keys are untouched.
+    expect(a.length).toBe(3);
+    expect(typeof a.get).toBe('function');
+    expect((a as unknown as Record<string, unknown>).nothing).toBeUndefined();
+    (a as unknown as Record<string, unknown>).extra = 1;
+    expect((a as unknown as Record<string, unknown>).extra).toBe(1);
+    a.close();
+    expectCode(() => a[0], Error, 'ERR_MP_CLOSED');
+  });
+
+  it("arr[i] on 'c' and 64-bit arrays reads chars and BigInts; other handles take no numeric keys", () => {
+    using chars = new MpArray('c', 'ab');
+    chars[1] = 'z';
+    expect([chars[0], chars[1]]).toEqual(['a', 'z']);
+    using big = new MpArray('q', 2);
+    big[1] = 5n;
+    expect(big[1]).toBe(5n);
+    using lock = new Lock();
+    expect((lock as unknown as Record<number, unknown>)[0]).toBeUndefined();
   });
 
   it('setRange checks everything before writing anything', () => {

@@ -89,6 +89,16 @@ describe('atomics in one process', () => {
     expect(await Promise.all(waits)).toEqual(['ok', 'ok', 'ok', 'ok']);
   });
 
+  it("says the view's memory is closed, not that the index is out of range, after close()", async () => {
+    const shm = new SharedMemory({ size: 64 });
+    const view = new Int32Array(shm.buf.buffer, 0, 4);
+    shm.close();
+    for (const call of [() => atomics.notify(view, 0), () => atomics.wait(view, 0, 0, 0)]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED', message: expect.stringMatching(/view's memory is closed/) }));
+    }
+    await expect(atomics.waitAsync(view, 0, 0)).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+  });
+
   it('views with a byte offset address the right word', async () => {
     using m = withMemory();
     const tail = new Int32Array(m.shm.buf.buffer, 16, 4); // tail[1] is view[5]

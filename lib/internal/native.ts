@@ -6,6 +6,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { Layout } from './layout.js';
+
 /** Results of native waits (`WaitStatus` in native/wait/futex.h); negative numbers are `-errno`. */
 export const enum WaitStatus {
   Ok = 0,
@@ -114,6 +116,8 @@ export interface Binding {
   closeOnExec(fd: number): void;
   setParentDeathSignal(signal: number): void;
   exitNow(code: number, reportFd?: number): never;
+  /** sizeof/offsetof of posix_mp.h's structs and its constants (native/core/layout.cc), see layout.ts. */
+  layout: Layout;
 }
 
 const require = createRequire(import.meta.url);

@@ -50,6 +50,7 @@ export class PendingWaits {
   /** Native waits whose callback has not come back yet (settled promises included: see afterNativeWaits). */
   #outstanding = 0;
   #whenDrained: (() => void)[] = [];
+  #cancelled = false;
 
   /**
    * Runs a native wait. Resolves with its WaitStatus (Ok, OwnerDied, TimedOut or NotEqual). An abort or
@@ -114,6 +115,12 @@ export class PendingWaits {
 
   /** Rejects every pending wait with ERR_MP_CLOSED and wakes their native waiters. */
   cancelAll(what: string): void {
+    this.#cancelled = true;
     for (const cancel of [...this.#cancels]) cancel(closedError(what));
+  }
+
+  /** Whether `cancelAll` has run: the handle is closed, and a multi-step wait must not sleep again. */
+  get cancelled(): boolean {
+    return this.#cancelled;
   }
 }

@@ -4,7 +4,7 @@
  * FUTEX_WAKE, or `notify` from another Node process, wakes them. The other `Atomics` operations already work
  * across processes on these views and need no counterpart here.
  */
-import { invalidArgType, outOfRange } from '../internal/errors.js';
+import { invalidArgType, mpError, outOfRange } from '../internal/errors.js';
 import { binding, WaitStatus } from '../internal/native.js';
 import { validateInteger, validateTimeout } from '../internal/validate.js';
 import { parseAsyncWait, PendingWaits, type AsyncWaitOptions } from '../internal/wait.js';
@@ -23,6 +23,13 @@ const pending = new PendingWaits();
 function validateView(view: unknown, index: unknown): asserts view is Int32Array {
   if (!(view instanceof Int32Array)) throw invalidArgType('view', 'an instance of Int32Array', view);
   if (typeof index !== 'number') throw invalidArgType('index', 'of type number', index);
+  // posix-mp never maps 0 bytes: an empty buffer is one that close() detached.
+  if (view.buffer.byteLength === 0) {
+    throw mpError(
+      'ERR_MP_CLOSED',
+      "the view's memory is closed: the SharedMemory or Array it views was closed, which empties every view over it",
+    );
+  }
   if (!Number.isInteger(index) || index < 0 || index >= view.length) {
     throw outOfRange('index', `an integer >= 0 and < ${view.length}`, index);
   }

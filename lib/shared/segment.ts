@@ -11,36 +11,33 @@
 import { allocateBlock, freeBlock, type Block } from './arena.js';
 import { closedError, mpError } from '../internal/errors.js';
 import { anonymousName, type ParsedNameOptions } from './names.js';
+import { Kind, LAYOUT } from '../internal/layout.js';
 import { binding, OpenMode, WaitStatus } from '../internal/native.js';
 
-/** `enum pmp_kind` of the C header. */
-export const enum Kind {
-  Lock = 1,
-  RLock = 2,
-  Event = 3,
-  Condition = 4,
-  Barrier = 5,
-  Value = 6,
-  Array = 7,
-  Queue = 8,
-}
+export { Kind } from '../internal/layout.js';
 
 const KIND_NAMES = ['?', 'Lock', 'RLock', 'Event', 'Condition', 'Barrier', 'Value', 'Array', 'Queue'];
 
+/** The class name of a kind, for messages. */
+export function kindName(kind: number): string {
+  return KIND_NAMES[kind] ?? 'unknown object';
+}
+
+const { pmp_header: HEADER, constants: C } = LAYOUT;
 /** Byte offset of the payload from the header. */
-export const HEADER_SIZE = 32;
-const MAGIC = 0x31504d50;
-const VERSION = 1;
-const STATE_READY = 1;
+export const HEADER_SIZE = HEADER.sizeof;
+const MAGIC = C.PMP_MAGIC;
+const VERSION = C.PMP_VERSION;
+const STATE_READY = C.PMP_STATE_READY;
 // Header words, as Int32Array indexes from the header start.
-const H_MAGIC = 0;
-const H_KIND = 1;
-const H_STATE = 2;
-const H_VERSION = 3;
-const H_CREATOR = 4;
-const H_PAYLOAD_SIZE = 5;
-const H_PARAM0 = 6;
-const H_PARAM1 = 7;
+const H_MAGIC = HEADER.magic / 4;
+const H_KIND = HEADER.kind / 4;
+const H_STATE = HEADER.state / 4;
+const H_VERSION = HEADER.version / 4;
+const H_CREATOR = HEADER.creator_pid / 4;
+const H_PAYLOAD_SIZE = HEADER.payload_size / 4;
+const H_PARAM0 = HEADER.param / 4;
+const H_PARAM1 = H_PARAM0 + 1;
 /** How long an opener waits for a creator to finish initialising before giving up. */
 const READY_TIMEOUT_MS = 5000;
 
@@ -74,7 +71,7 @@ export class Segment {
   #open = true;
   #retained = false;
 
-  private constructor(fields: Omit<Segment, 'payloadOffset' | 'anonymous' | 'assertOpen' | 'retain' | 'close' | 'unlink'>) {
+  private constructor(fields: Omit<Segment, 'payloadOffset' | 'anonymous' | 'kind' | 'assertOpen' | 'retain' | 'close' | 'unlink'>) {
     this.name = fields.name;
     this.created = fields.created;
     this.buffer = fields.buffer;
@@ -87,6 +84,11 @@ export class Segment {
   /** Offset of the payload in `buffer`. */
   get payloadOffset(): number {
     return this.headerOffset + HEADER_SIZE;
+  }
+
+  /** The object's kind, from its header. */
+  get kind(): Kind {
+    return new Int32Array(this.buffer, this.headerOffset, HEADER_SIZE / 4)[H_KIND]!;
   }
 
   /** Whether the object is anonymous (memfd arena, no system name). */
@@ -245,6 +247,6 @@ function checkKind(header: Int32Array, kind: Kind, name: string): void {
   }
   const actual = header[H_KIND]!;
   if (actual !== kind) {
-    throw mpError('ERR_MP_WRONG_KIND', `'${name}' is a ${KIND_NAMES[actual] ?? 'unknown object'}, not a ${KIND_NAMES[kind]}`);
+    throw mpError('ERR_MP_WRONG_KIND', `'${name}' is a ${kindName(actual)}, not a ${kindName(kind)}`);
   }
 }

@@ -4,23 +4,14 @@
  * TypedArray over the shared mapping, under the lock (taken in JavaScript when uncontended); `view` is that
  * TypedArray itself, for lock-free zero-copy use.
  */
-import { inspect } from 'node:util';
-
-import { closedError, invalidArgType, outOfRange } from '../internal/errors.js';
-import type { Lock, RLock } from '../sync/lock.js';
+import { invalidArgType, outOfRange } from '../internal/errors.js';
+import { validateInteger, validateOptions } from '../internal/validate.js';
+import { RECEIVED } from '../comm/reduction.js';
+import { registerHandle, SharedHandle } from './handle.js';
+import { addIndexing } from './indexing.js';
 import { openExisting } from './names.js';
 import { Kind } from './segment.js';
-import { RECEIVED, registerTransfer } from '../comm/reduction.js';
-import {
-  closeTypedStorage,
-  describeTypedStorage,
-  maxLength,
-  noLockError,
-  openTypedStorage,
-  type OpenSharedDataOptions,
-  type SharedDataOptions,
-  type TypedStorage,
-} from './typed_storage.js';
+import { maxLength, openTypedStorage, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
 import {
   CHARS,
   type AnyView,
@@ -32,7 +23,6 @@ import {
   type TypeInfo,
   type ViewFor,
 } from './typecodes.js';
-import { validateInteger, validateOptions } from '../internal/validate.js';
 
 /** Checks an array-like of values for `info` and returns them as a view of that type stores them. */
 function encodeAll(info: TypeInfo, values: unknown, name: string): AnyView {
@@ -73,23 +63,16 @@ function validateBound(value: unknown, name: string): number | undefined {
  * `a.getLock().withLockSync(...)`. Indexes are integers `0 <= i < length` (no negative indexes: use
  * `length - 1`); `slice` takes `Array.prototype.slice`'s bounds.
  */
-class SharedArrayClass<T extends Element = Element> {
-  /** The name other processes open: with `Array.open(name)`, or in C with `shm_open("/" name)`. */
-  readonly name: string;
-  /** The C type of the elements. */
-  readonly typecode: Typecode;
+class SharedArrayClass<T extends Element = Element> extends SharedData<T> {
+  /** Element `index`, as `get(index)` reads it; `arr[index] = v` writes as `set(index, v)` does. */
+  [index: number]: T;
   /** The number of elements (fixed). */
   readonly length: number;
-  readonly #storage: TypedStorage;
-  readonly #view: AnyView;
-  readonly #lock: Lock | RLock | undefined;
-  readonly #encode: (value: unknown, name: string) => number | bigint;
-  readonly #char: boolean;
-  #closed = false;
 
   static {
     // Named as exported (`Array` would shadow the global in this module).
     Object.defineProperty(this, 'name', { value: 'SharedArray' });
+    addIndexing(SharedHandle, this);
   }
 
   /** See {@link SharedArrayConstructor}. */
@@ -107,14 +90,8 @@ class SharedArrayClass<T extends Element = Element> {
       },
       options,
     );
-    this.#storage = storage;
-    this.name = storage.segment.name;
-    this.typecode = storage.info.typecode;
+    super('Array', storage);
     this.length = storage.length;
-    this.#view = storage.view;
-    this.#lock = storage.lock;
-    this.#encode = storage.info.encode;
-    this.#char = storage.info.char;
   }
 
   /** Opens an existing named Array (`code: 'ENOENT'` if there is none); typecode and length come from it. */
@@ -125,24 +102,24 @@ class SharedArrayClass<T extends Element = Element> {
 
   /**
    * The elements as a zero-copy TypedArray over the shared memory (a Uint8Array of bytes for `c`). Access
-   * through it takes no lock. After `close()` it must not be used.
+   * through it takes no lock. After `close()` it is empty (length 0).
    */
   get view(): ViewFor<T> {
-    this.#assertOpen();
+    this.assertOpen();
     // User code may keep the view after close(): never hand the memory to another object.
-    this.#storage.segment.retain();
-    return this.#view as ViewFor<T>;
+    this.storage.segment.retain();
+    return this.elements as ViewFor<T>;
   }
 
   /** Element `index`, read holding the lock. */
   get(index: number): T {
-    this.#assertOpen();
+    if (this.closed) throw this.closedError();
     if (!((index >>> 0) === index && index < this.length)) throw this.#indexError(index);
-    const lock = this.#lock;
-    if (lock === undefined) return this.#read(index);
+    const lock = this.guard;
+    if (lock === undefined) return this.read(index);
     lock.acquireSync();
     try {
-      return this.#read(index);
+      return this.read(index);
     } finally {
       lock.release();
     }
@@ -150,17 +127,17 @@ class SharedArrayClass<T extends Element = Element> {
 
   /** Writes element `index` holding the lock; TypeError/RangeError for values the type cannot hold. */
   set(index: number, value: InputFor<T>): void {
-    this.#assertOpen();
+    if (this.closed) throw this.closedError();
     if (!((index >>> 0) === index && index < this.length)) throw this.#indexError(index);
-    const stored = this.#encode(value, 'value');
-    const lock = this.#lock;
+    const stored = this.encode(value, 'value');
+    const lock = this.guard;
     if (lock === undefined) {
-      this.#view[index] = stored;
+      this.elements[index] = stored;
       return;
     }
     lock.acquireSync();
     try {
-      this.#view[index] = stored;
+      this.elements[index] = stored;
     } finally {
       lock.release();
     }
@@ -168,11 +145,11 @@ class SharedArrayClass<T extends Element = Element> {
 
   /** A copy of elements `start` to `end` (exclusive; `Array.prototype.slice` bounds), taken holding the lock. */
   slice(start?: number, end?: number): T[] {
-    this.#assertOpen();
+    this.assertOpen();
     const from = validateBound(start, 'start');
     const to = validateBound(end, 'end');
-    const copy = this.#locked(() => this.#view.slice(from, to));
-    return toElements<T>(copy, this.#char);
+    const copy = this.locked(() => this.elements.slice(from, to));
+    return toElements<T>(copy, this.char);
   }
 
   /** A copy of all elements, taken holding the lock. */
@@ -185,13 +162,13 @@ class SharedArrayClass<T extends Element = Element> {
    * written: a bad value leaves the array unchanged. A `c` array also takes a string.
    */
   setRange(start: number, values: ArrayLike<InputFor<T>> | (T extends string ? string : never)): void {
-    this.#assertOpen();
+    this.assertOpen();
     validateInteger(start, 'start', 0, this.length);
-    const encoded = encodeAll(this.#storage.info, values, 'values');
+    const encoded = encodeAll(this.storage.info, values, 'values');
     if (encoded.length > this.length - start) {
       throw outOfRange('values.length', `<= ${this.length - start} (the room after start ${start})`, encoded.length);
     }
-    this.#locked(() => this.#view.set(encoded as never, start));
+    this.locked(() => this.elements.set(encoded as never, start));
   }
 
   /** Iterates over the elements, each read holding the lock (as Python does); `toArray()` takes a snapshot. */
@@ -199,85 +176,24 @@ class SharedArrayClass<T extends Element = Element> {
     for (let i = 0; i < this.length; i++) yield this.get(i);
   }
 
-  /**
-   * The lock that guards the elements: the Array's own RLock, or the Lock/RLock given as `options.lock`.
-   * Throws `code: 'ERR_MP_NO_LOCK'` for a raw Array (`lock: false`, RawArray).
-   */
-  getLock(): Lock | RLock {
-    this.#assertOpen();
-    if (this.#lock === undefined) throw noLockError('Array');
-    return this.#lock;
-  }
-
-  /** Whether `close()` has been called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Releases this process's handle (and the Array's own lock handle); the data stays. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    closeTypedStorage(this.#storage);
-  }
-
-  /** Removes a named Array from the system; processes that have it open keep using it. No-op when anonymous. */
-  unlink(): void {
-    this.#storage.segment.unlink();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** `SharedArray('i', [1, 2, 3])` in console.log (read without the lock). */
-  [inspect.custom](): string {
-    if (this.#closed) return `SharedArray('${this.typecode}') <closed>`;
-    return `SharedArray('${this.typecode}', ${inspect(toElements(this.#view, this.#char))})`;
+  /** @internal `SharedArray { name: 'x', closed: false, typecode: 'i', values: [ 1, 2 ] }` (read without the lock). */
+  protected override inspectDetails(): Record<string, unknown> {
+    return { typecode: this.typecode, values: toElements(this.elements, this.char) };
   }
 
   // Passing to child processes (reduction.ts): a named Array by name, an anonymous one with its memory.
   static {
-    registerTransfer<SharedArrayClass>({
-      kind: 'Array',
-      type: SharedArrayClass,
-      describe: (a) => {
-        a.#assertOpen();
-        return describeTypedStorage(a.#storage, 'Array');
-      },
-      revive: (d) => {
-        const { typecode, lock } = d.params as { typecode: Typecode; lock: boolean };
-        return d.memory
-          ? new SharedArrayClass(typecode, (d.params as { length: number }).length, { [RECEIVED]: d, lock } as SharedDataOptions)
-          : SharedArrayClass.open(d.name, { lock });
-      },
+    registerHandle('Array', SharedArrayClass, (d) => {
+      const { typecode, lock, length } = d.params as { typecode: Typecode; lock: boolean; length: number };
+      return d.memory
+        ? new SharedArrayClass(typecode, length, { [RECEIVED]: d, lock } as SharedDataOptions)
+        : SharedArrayClass.open(d.name, { lock });
     });
-  }
-
-  #read(index: number): T {
-    const raw = this.#view[index]!;
-    return (this.#char ? CHARS[raw as number] : raw) as T;
-  }
-
-  #locked<R>(fn: () => R): R {
-    const lock = this.#lock;
-    if (lock === undefined) return fn();
-    lock.acquireSync();
-    try {
-      return fn();
-    } finally {
-      lock.release();
-    }
   }
 
   #indexError(index: unknown): Error {
     if (typeof index !== 'number') return invalidArgType('index', 'of type number', index);
     return outOfRange('index', `an integer >= 0 and < ${this.length}`, index);
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw closedError('Array');
   }
 }
 

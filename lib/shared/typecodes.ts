@@ -70,80 +70,53 @@ export interface TypeInfo {
   readonly encode: (value: unknown, name: string) => number | bigint;
 }
 
+/** The TypeInfo of `typecode`, checking writes with `encode`. */
+function typeOf(typecode: Typecode, bytes: number, View: ViewConstructor, zero: number | bigint, encode: TypeInfo['encode']): TypeInfo {
+  return { typecode, charCode: typecode.charCodeAt(0), bytes, View, char: typecode === 'c', zero, encode };
+}
+
 function integer(typecode: Typecode, bytes: number, View: ViewConstructor, min: number, max: number): TypeInfo {
-  return {
-    typecode,
-    charCode: typecode.charCodeAt(0),
-    bytes,
-    View,
-    char: false,
-    zero: 0,
-    encode(value, name) {
-      if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
-      if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-      throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
-    },
-  };
+  return typeOf(typecode, bytes, View, 0, (value, name) => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+    if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+    throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
+  });
 }
 
 function bigInteger(typecode: Typecode, View: ViewConstructor, min: bigint, max: bigint): TypeInfo {
-  return {
-    typecode,
-    charCode: typecode.charCodeAt(0),
-    bytes: 8,
-    View,
-    char: false,
-    zero: 0n,
-    encode(value, name) {
-      if (typeof value === 'bigint') {
-        if (value >= min && value <= max) return value;
-        throw outOfRange(name, `>= ${min}n and <= ${max}n`, value);
-      }
-      if (typeof value === 'number') {
-        // Beyond 2^53 a number may already have lost digits: insist on a BigInt there.
-        if (Number.isSafeInteger(value) && value >= min) return BigInt(value);
-        throw outOfRange(name, `a safe integer >= ${min < 0n ? Number.MIN_SAFE_INTEGER : 0} (or a bigint)`, value);
-      }
-      throw invalidArgType(name, 'of type bigint or number', value);
-    },
-  };
-}
-
-function float(typecode: Typecode, bytes: number, View: ViewConstructor): TypeInfo {
-  return {
-    typecode,
-    charCode: typecode.charCodeAt(0),
-    bytes,
-    View,
-    char: false,
-    zero: 0,
-    // Any number, NaN and ±Infinity included; a double too large for 'f' becomes ±Infinity, as in C and Python.
-    encode(value, name) {
-      if (typeof value === 'number') return value;
-      throw invalidArgType(name, 'of type number', value);
-    },
-  };
-}
-
-const CHAR: TypeInfo = {
-  typecode: 'c',
-  charCode: 'c'.charCodeAt(0),
-  bytes: 1,
-  View: Uint8Array,
-  char: true,
-  zero: 0,
-  encode(value, name) {
-    if (typeof value === 'string') {
-      if (value.length === 1 && value.charCodeAt(0) <= 0xff) return value.charCodeAt(0);
-      throw invalidArgValue(name, value, 'must be a single latin1 character (char code 0..255)');
+  return typeOf(typecode, 8, View, 0n, (value, name) => {
+    if (typeof value === 'bigint') {
+      if (value >= min && value <= max) return value;
+      throw outOfRange(name, `>= ${min}n and <= ${max}n`, value);
     }
     if (typeof value === 'number') {
-      if (Number.isInteger(value) && value >= 0 && value <= 0xff) return value;
-      throw outOfRange(name, 'a byte: an integer >= 0 and <= 255', value);
+      // Beyond 2^53 a number may already have lost digits: insist on a BigInt there.
+      if (Number.isSafeInteger(value) && value >= min) return BigInt(value);
+      throw outOfRange(name, `a safe integer >= ${min < 0n ? Number.MIN_SAFE_INTEGER : 0} (or a bigint)`, value);
     }
-    throw invalidArgType(name, 'a one-character string or a byte number', value);
-  },
-};
+    throw invalidArgType(name, 'of type bigint or number', value);
+  });
+}
+
+// Any number, NaN and ±Infinity included; a double too large for 'f' becomes ±Infinity, as in C and Python.
+function float(typecode: Typecode, bytes: number, View: ViewConstructor): TypeInfo {
+  return typeOf(typecode, bytes, View, 0, (value, name) => {
+    if (typeof value === 'number') return value;
+    throw invalidArgType(name, 'of type number', value);
+  });
+}
+
+const CHAR = typeOf('c', 1, Uint8Array, 0, (value, name) => {
+  if (typeof value === 'string') {
+    if (value.length === 1 && value.charCodeAt(0) <= 0xff) return value.charCodeAt(0);
+    throw invalidArgValue(name, value, 'must be a single latin1 character (char code 0..255)');
+  }
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && value >= 0 && value <= 0xff) return value;
+    throw outOfRange(name, 'a byte: an integer >= 0 and <= 255', value);
+  }
+  throw invalidArgType(name, 'a one-character string or a byte number', value);
+});
 
 const TYPES: Readonly<Record<Typecode, TypeInfo>> = {
   b: integer('b', 1, Int8Array, -0x80, 0x7f),

@@ -1,18 +1,20 @@
 /**
  * What Value and Array share: their memory (header.param[0] = typecode, param[1] = length; payload = a
  * pmp_lock, then the elements at DATA_OFFSET), opening it by name with the object's own typecode and length,
- * and Python's `lock` option.
+ * Python's `lock` option, and the handle over it ({@link SharedData}).
  */
 import { invalidArgType, mpError } from '../internal/errors.js';
-import { Lock, LOCK_SIZE, RLock } from '../sync/lock.js';
+import { LAYOUT } from '../internal/layout.js';
+import { validateOptions } from '../internal/validate.js';
+import { Lock, RLock } from '../sync/lock.js';
+import { receivedDescription, type SharedDescription } from '../comm/reduction.js';
+import { SharedHandle } from './handle.js';
 import { OPEN_EXISTING, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
 import { Kind, Segment } from './segment.js';
-import { receivedDescription, type SharedDescription } from '../comm/reduction.js';
-import { typeInfo, typeInfoOfCharCode, type AnyView, type TypeInfo } from './typecodes.js';
-import { validateOptions } from '../internal/validate.js';
+import { CHARS, typeInfo, typeInfoOfCharCode, type AnyView, type Element, type Typecode, type TypeInfo } from './typecodes.js';
 
 /** PMP_DATA_OFFSET: the elements follow the object's own pmp_lock, 8-byte aligned. */
-export const DATA_OFFSET = LOCK_SIZE;
+export const DATA_OFFSET = LAYOUT.constants.PMP_DATA_OFFSET;
 
 /** The largest payload: the header stores sizes as 32-bit words, read back as signed. */
 const MAX_PAYLOAD = 0x7fffffff;
@@ -39,7 +41,7 @@ export interface OpenSharedDataOptions {
   lock?: boolean | Lock | RLock;
 }
 
-/** What a Value or Array is made of in this process. */
+/** What a Value or Array is made of in this process. @internal */
 export interface TypedStorage {
   /** The object's memory (header + lock + data). */
   readonly segment: Segment;
@@ -55,7 +57,7 @@ export interface TypedStorage {
   readonly ownsLock: boolean;
 }
 
-/** What the constructor of a Value or Array asks for. */
+/** What the constructor of a Value or Array asks for. @internal */
 export interface StorageRequest {
   /** The header's kind. */
   kind: Kind.Value | Kind.Array;
@@ -77,7 +79,7 @@ function parseLockOption(value: unknown): boolean | Lock | RLock {
   throw invalidArgType('options.lock', 'of type boolean or an instance of Lock or RLock', value);
 }
 
-/** Creates or opens the memory of a Value or Array, as `options` (SharedDataOptions) say. */
+/** Creates or opens the memory of a Value or Array, as `options` (SharedDataOptions) say. @internal */
 export function openTypedStorage(request: StorageRequest, options: unknown): TypedStorage {
   const o = validateOptions<SharedDataOptions & InternalNameOptions>(options);
   const lockOption = parseLockOption(o.lock);
@@ -139,37 +141,97 @@ function checkExisting(segment: Segment, request: StorageRequest, requested: Typ
   return info;
 }
 
-/** The error of getLock() on a raw object. */
-export function noLockError(what: string): Error {
-  return mpError('ERR_MP_NO_LOCK', `this ${what} was created with lock: false and has no lock`);
-}
-
 /**
- * How a Value or Array travels to a child process (reduction.ts): by name, or with its memory if anonymous;
- * `params` carry what the child's constructor needs. A Lock or RLock given as `options.lock` is a separate
- * object that this description cannot carry: such a Value or Array throws `ERR_MP_TRANSFER`.
+ * The handle of a Value or Array: its elements, zero-copy, and the lock that guards them.
  */
-export function describeTypedStorage(storage: TypedStorage, what: string): SharedDescription {
-  if (storage.lock !== undefined && !storage.ownsLock) {
-    throw mpError(
-      'ERR_MP_TRANSFER',
-      `a ${what} created with its own Lock/RLock as options.lock cannot be passed to a child yet; ` +
-        `pass the default (lock: true) ${what}, or pass the lock separately and create the ${what} with lock: false`,
-    );
-  }
-  const { segment, info, length } = storage;
-  return { name: segment.name, memory: segment.block, params: { typecode: info.typecode, length, lock: storage.lock !== undefined } };
-}
+export abstract class SharedData<T extends Element = Element> extends SharedHandle {
+  /** The C type of the elements. */
+  readonly typecode: Typecode;
+  /** @internal */
+  protected readonly storage: TypedStorage;
+  /** @internal The elements, zero-copy. */
+  protected readonly elements: AnyView;
+  /** @internal The lock `value`, `get` and `set` take; undefined for raw objects. */
+  protected readonly guard: Lock | RLock | undefined;
+  /** @internal Checks and converts a value for storing. */
+  protected readonly encode: (value: unknown, name: string) => number | bigint;
+  /** @internal Whether the elements are `c` chars (read as one-character strings). */
+  protected readonly char: boolean;
+  /** 'Value' or 'Array', for messages. */
+  readonly #what: string;
 
-/**
- * Closes what the storage holds in this process. The memory goes once the own lock's native waits (async
- * acquires that close just cancelled) have reported back: until then a waiter thread may still write the word.
- */
-export function closeTypedStorage(storage: TypedStorage): void {
-  if (!storage.ownsLock) {
-    storage.segment.close();
-    return;
+  /** @internal */
+  protected constructor(what: string, storage: TypedStorage) {
+    super(what, storage.segment.name, storage.segment);
+    this.#what = what;
+    this.storage = storage;
+    this.typecode = storage.info.typecode;
+    this.elements = storage.view;
+    this.guard = storage.lock;
+    this.encode = storage.info.encode;
+    this.char = storage.info.char;
   }
-  storage.lock!.close();
-  storage.lock!.afterNativeWaits(() => storage.segment.close());
+
+  /**
+   * The lock that guards the data: the object's own RLock, or the Lock/RLock given as `options.lock`. Throws
+   * `code: 'ERR_MP_NO_LOCK'` for a raw object (`lock: false`, RawValue, RawArray), which has none — as in
+   * Python.
+   */
+  getLock(): Lock | RLock {
+    this.assertOpen();
+    if (this.guard === undefined) {
+      throw mpError('ERR_MP_NO_LOCK', `this ${this.#what} was created with lock: false and has no lock`);
+    }
+    return this.guard;
+  }
+
+  /** @internal Element `index` in its JavaScript form (a `c` char as a string), read without the lock. */
+  protected read(index: number): T {
+    const raw = this.elements[index]!;
+    return (this.char ? CHARS[raw as number] : raw) as T;
+  }
+
+  /** @internal Runs `fn` holding the lock, if there is one. */
+  protected locked<R>(fn: () => R): R {
+    const lock = this.guard;
+    if (lock === undefined) return fn();
+    lock.acquireSync();
+    try {
+      return fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * @internal The memory goes once the own lock's native waits (async acquires that close just cancelled) have
+   * reported back: until then a waiter thread may still write the word.
+   */
+  protected override free(): void {
+    const { storage } = this;
+    if (!storage.ownsLock) {
+      super.free();
+      return;
+    }
+    storage.lock!.close();
+    storage.lock!.afterNativeWaits(() => super.free());
+  }
+
+  /**
+   * @internal By name, or with its memory if anonymous; `params` carry what the child's constructor needs. A
+   * Lock or RLock given as `options.lock` is a separate object that this description cannot carry: such an
+   * object throws `ERR_MP_TRANSFER`.
+   */
+  protected override describe(): SharedDescription {
+    const what = this.#what;
+    const { info, length, lock, ownsLock } = this.storage;
+    if (lock !== undefined && !ownsLock) {
+      throw mpError(
+        'ERR_MP_TRANSFER',
+        `a ${what} created with its own Lock/RLock as options.lock cannot be passed to a child yet; ` +
+          `pass the default (lock: true) ${what}, or pass the lock separately and create the ${what} with lock: false`,
+      );
+    }
+    return { ...super.describe(), params: { typecode: info.typecode, length, lock: lock !== undefined } };
+  }
 }

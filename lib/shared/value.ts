@@ -4,24 +4,13 @@
  * (by default the object's own recursive lock, as in Python) is taken in JavaScript with one compare-and-swap
  * when uncontended. No N-API call, no copy, no syscall on the uncontended path.
  */
-import { inspect } from 'node:util';
-
-import { closedError } from '../internal/errors.js';
-import type { Lock, RLock } from '../sync/lock.js';
+import { validateOptions } from '../internal/validate.js';
+import { RECEIVED } from '../comm/reduction.js';
+import { registerHandle } from './handle.js';
 import { openExisting } from './names.js';
 import { Kind } from './segment.js';
-import { RECEIVED, registerTransfer } from '../comm/reduction.js';
-import {
-  closeTypedStorage,
-  describeTypedStorage,
-  noLockError,
-  openTypedStorage,
-  type OpenSharedDataOptions,
-  type SharedDataOptions,
-  type TypedStorage,
-} from './typed_storage.js';
-import { CHARS, decode, type AnyView, type Element, type ElementOf, type InputFor, type InputOf, type Typecode } from './typecodes.js';
-import { validateOptions } from '../internal/validate.js';
+import { openTypedStorage, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
+import type { Element, ElementOf, InputFor, InputOf, Typecode } from './typecodes.js';
 
 /**
  * A shared number (Python's `multiprocessing.Value`; the instances of {@link Value}).
@@ -30,19 +19,7 @@ import { validateOptions } from '../internal/validate.js';
  * is recursive, so `v.getLock().withLockSync(() => { v.value += 1; })` is the atomic increment (a bare
  * `v.value += 1` is a locked read followed by a locked write, not atomic — as in Python).
  */
-class SharedValue<T extends Element = Element> {
-  /** The name other processes open: with `Value.open(name)`, or in C with `shm_open("/" name)`. */
-  readonly name: string;
-  /** The C type of the value. */
-  readonly typecode: Typecode;
-  readonly #storage: TypedStorage;
-  readonly #view: AnyView;
-  readonly #lock: Lock | RLock | undefined;
-  readonly #encode: (value: unknown, name: string) => number | bigint;
-  /** Whether the value is a `c` char (read as a one-character string). */
-  readonly #char: boolean;
-  #closed = false;
-
+class SharedValue<T extends Element = Element> extends SharedData<T> {
   static {
     // Named after the export, for stack traces and `v.constructor.name`.
     Object.defineProperty(this, 'name', { value: 'Value' });
@@ -63,13 +40,7 @@ class SharedValue<T extends Element = Element> {
       },
       options,
     );
-    this.#storage = storage;
-    this.name = storage.segment.name;
-    this.typecode = storage.info.typecode;
-    this.#view = storage.view;
-    this.#lock = storage.lock;
-    this.#encode = storage.info.encode;
-    this.#char = storage.info.char;
+    super('Value', storage);
   }
 
   /** Opens an existing named Value (`code: 'ENOENT'` if there is none); its typecode comes from the object. */
@@ -80,12 +51,12 @@ class SharedValue<T extends Element = Element> {
 
   /** The value, read holding the lock (if any). */
   get value(): T {
-    if (this.#closed) throw closedError('Value');
-    const lock = this.#lock;
-    if (lock === undefined) return this.#read();
+    if (this.closed) throw this.closedError();
+    const lock = this.guard;
+    if (lock === undefined) return this.read(0);
     lock.acquireSync();
     try {
-      return this.#read();
+      return this.read(0);
     } finally {
       lock.release();
     }
@@ -93,77 +64,31 @@ class SharedValue<T extends Element = Element> {
 
   /** Writes the value holding the lock (if any). Throws TypeError/RangeError for values the type cannot hold. */
   set value(value: InputFor<T>) {
-    if (this.#closed) throw closedError('Value');
-    const stored = this.#encode(value, 'value');
-    const lock = this.#lock;
+    if (this.closed) throw this.closedError();
+    const stored = this.encode(value, 'value');
+    const lock = this.guard;
     if (lock === undefined) {
-      this.#view[0] = stored;
+      this.elements[0] = stored;
       return;
     }
     lock.acquireSync();
     try {
-      this.#view[0] = stored;
+      this.elements[0] = stored;
     } finally {
       lock.release();
     }
   }
 
-  #read(): T {
-    const raw = this.#view[0]!;
-    return (this.#char ? CHARS[raw as number] : raw) as T;
-  }
-
-  /**
-   * The lock that guards the value: its own RLock, or the Lock/RLock given as `options.lock`. Throws
-   * `code: 'ERR_MP_NO_LOCK'` for a raw Value (`lock: false`, RawValue), which has none — as in Python.
-   */
-  getLock(): Lock | RLock {
-    if (this.#closed) throw closedError('Value');
-    if (this.#lock === undefined) throw noLockError('Value');
-    return this.#lock;
-  }
-
-  /** Whether `close()` has been called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Releases this process's handle (and the Value's own lock handle); the value itself stays. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    closeTypedStorage(this.#storage);
-  }
-
-  /** Removes a named Value from the system; processes that have it open keep using it. No-op when anonymous. */
-  unlink(): void {
-    this.#storage.segment.unlink();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** `Value('i', 42)` in console.log (read without the lock). */
-  [inspect.custom](): string {
-    if (this.#closed) return `Value('${this.typecode}') <closed>`;
-    return `Value('${this.typecode}', ${inspect(decode(this.#storage.info, this.#view[0]!))})`;
+  /** @internal `Value { name: 'x', closed: false, typecode: 'i', value: 42 }` (read without the lock). */
+  protected override inspectDetails(): Record<string, unknown> {
+    return { typecode: this.typecode, value: this.read(0) };
   }
 
   // Passing to child processes (reduction.ts): a named Value by name, an anonymous one with its memory.
   static {
-    registerTransfer<SharedValue>({
-      kind: 'Value',
-      type: SharedValue,
-      describe: (v) => {
-        if (v.#closed) throw closedError('Value');
-        return describeTypedStorage(v.#storage, 'Value');
-      },
-      revive: (d) => {
-        const { typecode, lock } = d.params as { typecode: Typecode; lock: boolean };
-        return d.memory ? new SharedValue(typecode, undefined, { [RECEIVED]: d, lock } as SharedDataOptions) : SharedValue.open(d.name, { lock });
-      },
+    registerHandle('Value', SharedValue, (d) => {
+      const { typecode, lock } = d.params as { typecode: Typecode; lock: boolean };
+      return d.memory ? new SharedValue(typecode, undefined, { [RECEIVED]: d, lock } as SharedDataOptions) : SharedValue.open(d.name, { lock });
     });
   }
 }

@@ -3,21 +3,21 @@
  * draining, resetting and broken, and a count of the parties inside `wait()` — on fields in shared memory
  * (`pmp_barrier` in native/include/posix_mp.h), guarded by a Lock and a Condition stored in the same object.
  */
-import { ConditionCore, CONDITION_CORE_SIZE, CONDITION_STATE_OFFSET, InFlight } from './condition.js';
 import { closedError, invalidArgType, mpError } from '../internal/errors.js';
-import { Lock } from './lock.js';
-import { OPEN_EXISTING, openExisting, parseNameOptions, type InternalNameOptions, type NameOptions } from '../shared/names.js';
-import { Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer } from '../comm/reduction.js';
+import { LAYOUT } from '../internal/layout.js';
 import { validateInteger, validateOptions, validateTimeout } from '../internal/validate.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type ParsedAsyncWait, type SyncWaitOptions } from '../internal/wait.js';
+import { RECEIVED, receivedDescription, type SharedDescription } from '../comm/reduction.js';
+import { openSegment, registerHandle, SharedHandle } from '../shared/handle.js';
+import { OPEN_EXISTING, openExisting, type InternalNameOptions, type NameOptions } from '../shared/names.js';
+import { Kind } from '../shared/segment.js';
+import { ConditionCore } from './condition.js';
+import { Lock } from './lock.js';
 
-/** sizeof(pmp_barrier). */
-const BARRIER_SIZE = 40;
-/** pmp_barrier.state and .count, as an Int32Array from this offset of the payload. */
-const FIELDS_OFFSET = CONDITION_STATE_OFFSET + CONDITION_CORE_SIZE;
+const BARRIER = LAYOUT.pmp_barrier;
+/** pmp_barrier.state and .count, as an Int32Array from pmp_barrier.state. */
 const STATE = 0;
-const COUNT = 1;
+const COUNT = (BARRIER.count - BARRIER.state) / 4;
 // pmp_barrier.state: CPython's _state values.
 const FILLING = 0;
 const DRAINING = 1;
@@ -74,20 +74,15 @@ export interface BarrierOptions extends NameOptions, BarrierBehaviour {}
  * and has not yet resumed; call them from code that is not racing its own pending waits, or from another
  * process.
  */
-export class Barrier {
-  /** The name other processes open (generated for an anonymous Barrier). */
-  readonly name: string;
+export class Barrier extends SharedHandle {
   /** The number of parties needed to pass the barrier. */
   readonly parties: number;
-  readonly #segment: Segment;
   readonly #lock: Lock;
   readonly #cond: ConditionCore;
   readonly #fields: Int32Array;
   readonly #action: (() => void) | undefined;
   /** Default timeout in the addon's encoding (-1 = none). */
   readonly #timeoutMs: number;
-  readonly #inFlight = new InFlight();
-  #closed = false;
 
   /**
    * @param parties the number of parties (an integer >= 1); when opening an existing named barrier it must
@@ -103,25 +98,20 @@ export class Barrier {
     if (o.action !== undefined && typeof o.action !== 'function') {
       throw invalidArgType('options.action', 'of type function', o.action);
     }
-    this.#timeoutMs = validateTimeout(o.timeout);
-    this.#action = o.action;
-    const segment = received?.memory
-      ? Segment.received(Kind.Barrier, received.name, received.memory)
-      : Segment.open(
-          { kind: Kind.Barrier, payloadSize: BARRIER_SIZE, params: [parties, 0] },
-          parseNameOptions(options),
-        );
+    const timeoutMs = validateTimeout(o.timeout);
+    const segment = openSegment({ kind: Kind.Barrier, payloadSize: BARRIER.sizeof, params: [parties, 0] }, options);
     const actual = segment.params[0];
     if (!openOnly && actual !== parties) {
       segment.close();
       throw mpError('ERR_MP_MISMATCH', `Barrier '${segment.name}' exists with ${actual} parties, not ${parties}`);
     }
-    this.#segment = segment;
-    this.name = segment.name;
+    super('Barrier', segment.name, segment);
+    this.#timeoutMs = timeoutMs;
+    this.#action = o.action;
     this.parties = actual;
     this.#lock = new Lock(Lock.embeddedOptions(segment, segment.payloadOffset));
-    this.#cond = new ConditionCore(segment.buffer, segment.payloadOffset + CONDITION_STATE_OFFSET, 'Barrier');
-    this.#fields = new Int32Array(segment.buffer, segment.payloadOffset + FIELDS_OFFSET, 2);
+    this.#cond = new ConditionCore(segment.buffer, segment.payloadOffset + BARRIER.cond_state, 'Barrier', this.pending);
+    this.#fields = new Int32Array(segment.buffer, segment.payloadOffset + BARRIER.state, 2);
   }
 
   /**
@@ -139,13 +129,13 @@ export class Barrier {
    * the timeout (default: the constructor's) passes — which breaks it.
    */
   async wait(options?: AsyncWaitOptions): Promise<number> {
-    this.#assertOpen();
+    this.assertOpen();
     const wait = this.#withDefaultTimeout(parseAsyncWait(options), options);
     if (wait.signal?.aborted) throw wait.signal.reason;
-    return this.#inFlight.run(async () => {
+    return this.track(async () => {
       await this.#lock.acquire({ signal: wait.signal });
       try {
-        if (this.#closed) throw closedError('Barrier');
+        if (this.closed) throw closedError('Barrier');
         // _enter: block while the barrier drains or resets.
         while (this.#state === DRAINING || this.#state === RESETTING) {
           await this.#cond.wait(this.#lock, { timeoutMs: -1, signal: wait.signal });
@@ -179,7 +169,7 @@ export class Barrier {
 
   /** Blocking form of {@link wait}. */
   waitSync(options?: SyncWaitOptions): number {
-    this.#assertOpen();
+    this.assertOpen();
     const given = parseSyncWait(options);
     const timeoutMs = (options as SyncWaitOptions | undefined)?.timeout === undefined ? this.#timeoutMs : given;
     this.#lock.acquireSync();
@@ -205,7 +195,7 @@ export class Barrier {
    * barrier is usable again once they have left.
    */
   reset(): void {
-    this.#assertOpen();
+    this.assertOpen();
     this.#lock.acquireSync();
     try {
       if (this.#count > 0) {
@@ -222,7 +212,7 @@ export class Barrier {
 
   /** Breaks the barrier: pending and later waits throw {@link BrokenBarrierError} until `reset()`. */
   abort(): void {
-    this.#assertOpen();
+    this.assertOpen();
     this.#lock.acquireSync();
     try {
       this.#break();
@@ -233,13 +223,13 @@ export class Barrier {
 
   /** How many parties are waiting in the current round (a snapshot). */
   get nWaiting(): number {
-    this.#assertOpen();
+    this.assertOpen();
     return Atomics.load(this.#fields, STATE) === FILLING ? Atomics.load(this.#fields, COUNT) : 0;
   }
 
   /** Whether the barrier is broken (a snapshot). */
   get broken(): boolean {
-    this.#assertOpen();
+    this.assertOpen();
     return Atomics.load(this.#fields, STATE) === BROKEN;
   }
 
@@ -302,54 +292,32 @@ export class Barrier {
     this.#cond.notifyAll();
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw closedError('Barrier');
+  /**
+   * @internal Pending waits have left the barrier (under its lock, in this memory) before they rejected; the
+   * lock's cancelled acquires report back through it too.
+   */
+  protected override free(): void {
+    this.#lock.close();
+    this.#lock.afterNativeWaits(() => super.free());
   }
 
-  /** Whether `close()` has been called. */
-  get closed(): boolean {
-    return this.#closed;
+  /** @internal The default timeout and the action (by reference) go along. */
+  protected override describe(): SharedDescription {
+    const timeout = this.#timeoutMs < 0 ? undefined : this.#timeoutMs;
+    return { ...super.describe(), params: { timeout, action: this.#action } };
   }
 
-  /** Releases this process's handle. Pending waits break the barrier and reject with `ERR_MP_CLOSED`. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#cond.cancelAll();
-    // Pending waits still leave the barrier (under its lock, in this memory) before they reject.
-    this.#inFlight.whenIdle(() => {
-      this.#lock.close();
-      this.#cond.afterNativeWaits(() => this.#lock.afterNativeWaits(() => this.#segment.close()));
-    });
+  /** @internal */
+  protected override inspectDetails(): Record<string, unknown> {
+    return { parties: this.parties, nWaiting: this.nWaiting, broken: this.broken };
   }
 
-  // Passing to child processes (reduction.ts): a named Barrier by name, an anonymous one with its memory; the
-  // default timeout and the action (by reference) go along.
   static {
-    registerTransfer<Barrier>({
-      kind: 'Barrier',
-      type: Barrier,
-      describe: (b) => {
-        b.#assertOpen();
-        const timeout = b.#timeoutMs < 0 ? undefined : b.#timeoutMs;
-        return { name: b.name, memory: b.#segment.block, params: { timeout, action: b.#action } };
-      },
-      revive: (d) => {
-        const { timeout, action } = d.params as BarrierBehaviour;
-        return d.memory
-          ? new Barrier(0, { [RECEIVED]: d, timeout, action } as BarrierOptions)
-          : Barrier.open(d.name, { timeout, action });
-      },
+    registerHandle('Barrier', Barrier, (d) => {
+      const { timeout, action } = d.params as BarrierBehaviour;
+      return d.memory
+        ? new Barrier(0, { [RECEIVED]: d, timeout, action } as BarrierOptions)
+        : Barrier.open(d.name, { timeout, action });
     });
-  }
-
-  /** Removes a named Barrier from the system; processes using it keep it. */
-  unlink(): void {
-    this.#segment.unlink();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

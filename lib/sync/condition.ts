@@ -12,33 +12,30 @@
  * compare-and-swap too, taking a notification meant for it if there is one, so none is lost.
  */
 import { closedError, invalidArgType, mpError } from '../internal/errors.js';
-import { deadlineOf, remainingMs } from './event.js';
-import { Lock, LOCK_SIZE, RLock } from './lock.js';
-import { openExisting, parseNameOptions, type NameOptions } from '../shared/names.js';
+import { deadlineOf, remainingMs } from '../internal/deadline.js';
+import { LAYOUT } from '../internal/layout.js';
 import { binding, OpenMode } from '../internal/native.js';
-import { HEADER_SIZE, Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer } from '../comm/reduction.js';
 import { validateInteger } from '../internal/validate.js';
 import {
   parseAsyncWait,
   parseSyncWait,
-  PendingWaits,
   type AsyncWaitOptions,
   type ParsedAsyncWait,
+  type PendingWaits,
   type SyncWaitOptions,
 } from '../internal/wait.js';
+import { RECEIVED, type SharedDescription } from '../comm/reduction.js';
+import { openSegment, registerHandle, SharedHandle } from '../shared/handle.js';
+import { openExisting, type NameOptions } from '../shared/names.js';
+import { Kind, Segment } from '../shared/segment.js';
+import { Lock, RLock } from './lock.js';
 
-/** sizeof(pmp_condition). */
-const CONDITION_SIZE = 304;
-/** Offset of pmp_condition.state (and of pmp_barrier.cond) in the payload; the epoch follows it. */
-export const CONDITION_STATE_OFFSET = LOCK_SIZE;
-/** Bytes of the state word and the epoch (padded to 8 in neither case: the next field is 4-aligned). */
-export const CONDITION_CORE_SIZE = 12;
+const CONDITION = LAYOUT.pmp_condition;
 /** pmp_condition.lock_kind .. lock_name_length, as a Uint32Array. */
-const REF_OFFSET = 28;
-const REF_WORDS = 5;
-const NAME_OFFSET = REF_OFFSET + REF_WORDS * 4;
-const NAME_BYTES = 256;
+const REF_OFFSET = CONDITION.lock_kind;
+const REF_WORDS = (CONDITION.lock_name - CONDITION.lock_kind) / 4;
+const NAME_OFFSET = CONDITION.lock_name;
+const NAME_BYTES = CONDITION.lock_name_bytes;
 
 // The state word: notifications in bits 0-19, sleepers in bits 20-39, the broadcast generation in 40-63.
 const COUNT_MASK = 0xfffffn;
@@ -67,52 +64,24 @@ function notOwner(action: string): Error {
 }
 
 /**
- * Counts the async operations of a handle that still use its memory after their promise's last await, so
- * that `close()` frees the memory only once they have finished with it.
- * @internal
- */
-export class InFlight {
-  #count = 0;
-  #idle: (() => void)[] = [];
-
-  /** Runs `op`, counted until its promise settles. */
-  async run<T>(op: () => Promise<T>): Promise<T> {
-    this.#count++;
-    try {
-      return await op();
-    } finally {
-      if (--this.#count === 0) {
-        const fns = this.#idle;
-        this.#idle = [];
-        for (const fn of fns) fn();
-      }
-    }
-  }
-
-  /** Runs `fn` once no operation is in flight (at once if none is). */
-  whenIdle(fn: () => void): void {
-    if (this.#count === 0) fn();
-    else this.#idle.push(fn);
-  }
-}
-
-/**
  * The wait/notify protocol over a state word and an epoch, with the lock given to each call: Condition uses
  * it over its payload, Barrier over its own. Every wait returns holding the lock again, also when it throws.
+ * Its native waits are the handle's (`pending`): closing the handle cancels them.
  * @internal
  */
 export class ConditionCore {
   readonly #state: BigUint64Array;
   /** The epoch: advanced by every notify; the futex word sleepers wait on. */
   readonly #epoch: Int32Array;
-  readonly #pending = new PendingWaits();
+  readonly #pending: PendingWaits;
   readonly #what: string;
-  #cancelled = false;
 
-  constructor(buffer: ArrayBuffer, byteOffset: number, what: string) {
+  /** `byteOffset`: the state word's; the epoch follows it (as in pmp_condition and pmp_barrier). */
+  constructor(buffer: ArrayBuffer, byteOffset: number, what: string, pending: PendingWaits) {
     this.#state = new BigUint64Array(buffer, byteOffset, 1);
-    this.#epoch = new Int32Array(buffer, byteOffset + 8, 1);
+    this.#epoch = new Int32Array(buffer, byteOffset + (CONDITION.epoch - CONDITION.state), 1);
     this.#what = what;
+    this.#pending = pending;
   }
 
   /** Wakes up to `n` sleepers. Returns how many were notified. The caller holds the lock. */
@@ -239,7 +208,7 @@ export class ConditionCore {
   /** Sleeps until notified (`true`) or the deadline passes (`false`). */
   async #sleep(ticket: Ticket, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
     for (;;) {
-      if (this.#cancelled) throw closedError(this.#what);
+      if (this.#pending.cancelled) throw closedError(this.#what);
       const epoch = Atomics.load(this.#epoch, 0);
       if (this.#tryTake(ticket)) return true;
       const timeoutMs = remainingMs(deadline);
@@ -308,17 +277,6 @@ export class ConditionCore {
       state = seen;
     }
   }
-
-  /** Rejects every pending async wait (and every later one) with ERR_MP_CLOSED. */
-  cancelAll(): void {
-    this.#cancelled = true;
-    this.#pending.cancelAll(this.#what);
-  }
-
-  /** Runs `fn` once every native wait has reported back. */
-  afterNativeWaits(fn: () => void): void {
-    this.#pending.afterNativeWaits(fn);
-  }
 }
 
 /** What pmp_condition records about the lock its creator gave it. */
@@ -337,10 +295,9 @@ const OWN_LOCK: LockRef = { kind: 0, holder: 0, offset: 0, anonymous: false, nam
 
 function refOf(lock: Lock | RLock): LockRef {
   const { segment, payloadOffset } = lock.location;
-  const holder = new Int32Array(segment.buffer, segment.headerOffset, HEADER_SIZE / 4)[1]!;
   return {
     kind: lock instanceof RLock ? Kind.RLock : Kind.Lock,
-    holder,
+    holder: segment.kind,
     offset: payloadOffset,
     anonymous: segment.anonymous,
     name: segment.name,
@@ -383,6 +340,10 @@ function describeRef(ref: LockRef): string {
  * The one lock that cannot go along is that of an anonymous Value or Array (it is part of that object):
  * passing such a Condition throws `code: 'ERR_MP_TRANSFER'`.
  *
+ * `close()` also closes the lock handle the Condition opened itself (its own, or its creator's by name); a lock
+ * you passed in stays open, and pending waits reject with `ERR_MP_CLOSED` after re-acquiring it. `unlink()`
+ * removes the Condition's name, not its lock's.
+ *
  * `wait`, `waitFor` and `notify` without holding the lock throw `code: 'ERR_MP_NOT_OWNER'`. Every wait,
  * also one that times out, is aborted or rejects, returns holding the lock again. Ownership is per process
  * (Lock) or per process and thread (RLock), not per async task: async tasks of one thread that share a
@@ -396,18 +357,13 @@ function describeRef(ref: LockRef): string {
  * before it. A process that dies while waiting leaves a count that may absorb one `notify()` (never a
  * `notifyAll()`, which also clears it). At most 1,048,575 waits may be pending on one Condition.
  */
-export class Condition {
-  /** The name other processes open (generated for an anonymous Condition). */
-  readonly name: string;
-  readonly #segment: Segment;
+export class Condition extends SharedHandle {
   readonly #lock: Lock | RLock;
   /** Whether this handle opened the lock itself (its own, or the creator's by name) and closes it. */
   readonly #ownsLock: boolean;
   /** The object holding a lock opened by name, which this handle closes too. */
   readonly #lockHolder: Segment | undefined;
   readonly #core: ConditionCore;
-  readonly #inFlight = new InFlight();
-  #closed = false;
 
   /**
    * @param lock the Lock or RLock to use; omitted: the Condition's own RLock (or, when opening a named
@@ -425,17 +381,11 @@ export class Condition {
       lock.location.segment.assertOpen(what);
     }
     const given = lock ? refOf(lock) : OWN_LOCK;
-    // Passed by a parent process (reduction.ts): the Condition's memory came with the job, its record written.
-    const received = receivedDescription(options);
-    const segment = received?.memory
-      ? Segment.received(Kind.Condition, received.name, received.memory)
-      : Segment.open(
-          { kind: Kind.Condition, payloadSize: CONDITION_SIZE, init: (s) => writeRef(s, given) },
-          parseNameOptions(options),
-        );
+    // A Condition passed by a parent process (reduction.ts) comes with its record written.
+    const segment = openSegment({ kind: Kind.Condition, payloadSize: CONDITION.sizeof, init: (s) => writeRef(s, given) }, options);
+    let holder: Segment | undefined;
     try {
       const stored = segment.created ? given : readRef(segment);
-      let holder: Segment | undefined;
       if (lock) {
         if (!sameRef(stored, given)) {
           throw mpError('ERR_MP_MISMATCH', `Condition '${segment.name}' uses ${describeRef(stored)}, not ${describeRef(given)}`);
@@ -452,16 +402,15 @@ export class Condition {
           throw error;
         }
       }
-      this.#lock = lock;
-      this.#ownsLock = given === OWN_LOCK;
-      this.#lockHolder = holder;
     } catch (error) {
       segment.close();
       throw error;
     }
-    this.#segment = segment;
-    this.name = segment.name;
-    this.#core = new ConditionCore(segment.buffer, segment.payloadOffset + CONDITION_STATE_OFFSET, 'Condition');
+    super('Condition', segment.name, segment);
+    this.#lock = lock;
+    this.#ownsLock = given === OWN_LOCK;
+    this.#lockHolder = holder;
+    this.#core = new ConditionCore(segment.buffer, segment.payloadOffset + CONDITION.state, 'Condition', this.pending);
   }
 
   /** Opens an existing named Condition, with the lock its creator chose (`code: 'ENOENT'` if there is none). */
@@ -471,31 +420,31 @@ export class Condition {
 
   /** Acquires the underlying lock (see {@link Lock.acquire}). */
   async acquire(options?: AsyncWaitOptions): Promise<boolean> {
-    this.#assertOpen();
+    this.assertOpen();
     return this.#lock.acquire(options);
   }
 
   /** Acquires the underlying lock, blocking the thread (see {@link Lock.acquireSync}). */
   acquireSync(options?: SyncWaitOptions): boolean {
-    this.#assertOpen();
+    this.assertOpen();
     return this.#lock.acquireSync(options);
   }
 
   /** Releases the underlying lock. */
   release(): void {
-    this.#assertOpen();
+    this.assertOpen();
     this.#lock.release();
   }
 
   /** Runs `fn` holding the underlying lock. */
   async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    this.#assertOpen();
+    this.assertOpen();
     return this.#lock.withLock(fn);
   }
 
   /** Runs `fn` holding the underlying lock, blocking until it is available. */
   withLockSync<T>(fn: () => T): T {
-    this.#assertOpen();
+    this.assertOpen();
     return this.#lock.withLockSync(fn);
   }
 
@@ -504,15 +453,15 @@ export class Condition {
    * `false` on timeout. Aborting rejects with the signal's reason once the lock is held again.
    */
   async wait(options?: AsyncWaitOptions): Promise<boolean> {
-    this.#assertOpen();
+    this.assertOpen();
     const wait = parseAsyncWait(options);
     if (wait.signal?.aborted) throw wait.signal.reason;
-    return this.#inFlight.run(() => this.#core.wait(this.#lock, wait));
+    return this.track(() => this.#core.wait(this.#lock, wait));
   }
 
   /** Blocking form of {@link wait}. */
   waitSync(options?: SyncWaitOptions): boolean {
-    this.#assertOpen();
+    this.assertOpen();
     return this.#core.waitSync(this.#lock, parseSyncWait(options));
   }
 
@@ -521,17 +470,17 @@ export class Condition {
    * holds or the timeout (for the whole call) passes. Returns the predicate's last result.
    */
   async waitFor(predicate: () => boolean, options?: AsyncWaitOptions): Promise<boolean> {
-    this.#assertOpen();
+    this.assertOpen();
     if (typeof predicate !== 'function') throw invalidArgType('predicate', 'of type function', predicate);
     const wait = parseAsyncWait(options);
     if (wait.signal?.aborted) throw wait.signal.reason;
     if (!this.#lock.isMine()) throw notOwner('wait on');
-    return this.#inFlight.run(() => this.#core.waitFor(this.#lock, predicate, wait));
+    return this.track(() => this.#core.waitFor(this.#lock, predicate, wait));
   }
 
   /** Blocking form of {@link waitFor}. */
   waitForSync(predicate: () => boolean, options?: SyncWaitOptions): boolean {
-    this.#assertOpen();
+    this.assertOpen();
     if (typeof predicate !== 'function') throw invalidArgType('predicate', 'of type function', predicate);
     const timeoutMs = parseSyncWait(options);
     if (!this.#lock.isMine()) throw notOwner('wait on');
@@ -540,7 +489,7 @@ export class Condition {
 
   /** Wakes up to `n` (default 1) waiters, in any process. The caller must hold the lock. */
   notify(n: number = 1): void {
-    this.#assertOpen();
+    this.assertOpen();
     validateInteger(n, 'n', 0, Number.MAX_SAFE_INTEGER);
     if (!this.#lock.isMine()) throw notOwner('notify on');
     this.#core.notify(n);
@@ -548,39 +497,25 @@ export class Condition {
 
   /** Wakes every waiter. The caller must hold the lock. */
   notifyAll(): void {
-    this.#assertOpen();
+    this.assertOpen();
     if (!this.#lock.isMine()) throw notOwner('notify on');
     this.#core.notifyAll();
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw closedError('Condition');
-  }
-
-  /** Whether `close()` has been called. */
-  get closed(): boolean {
-    return this.#closed;
+  /** @internal Closes the lock handle this handle opened itself (a lock passed in stays open). */
+  protected override closing(): void {
+    if (this.#ownsLock) this.#lock.close();
   }
 
   /**
-   * Releases this process's handle (and the lock handle it opened itself; a lock you passed in stays open).
-   * Pending waits reject with `ERR_MP_CLOSED`, after re-acquiring a lock you passed in.
+   * @internal The rejected waits have left the sleeper count (and re-acquired a given lock) in this memory;
+   * cancelled acquires of the lock report back through it too.
    */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#core.cancelAll();
-    if (this.#ownsLock) this.#lock.close();
-    // The rejected waits still leave the sleeper count (and re-acquire a given lock) in this memory; waiter
-    // threads and cancelled lock acquires report back through it too.
-    this.#inFlight.whenIdle(() =>
-      this.#core.afterNativeWaits(() =>
-        this.#lock.afterNativeWaits(() => {
-          this.#lockHolder?.close();
-          this.#segment.close();
-        }),
-      ),
-    );
+  protected override free(): void {
+    this.#lock.afterNativeWaits(() => {
+      this.#lockHolder?.close();
+      super.free();
+    });
   }
 
   /**
@@ -602,29 +537,16 @@ export class Condition {
 
   // Passing to child processes (reduction.ts): a named Condition by name, an anonymous one with its memory;
   // a lock given to it goes along as a shared object of its own (see #lockToPass).
+  /** @internal */
+  protected override describe(): SharedDescription {
+    return { ...super.describe(), params: { lock: this.#lockToPass() } };
+  }
+
   static {
-    registerTransfer<Condition>({
-      kind: 'Condition',
-      type: Condition,
-      describe: (c) => {
-        c.#assertOpen();
-        return { name: c.name, memory: c.#segment.block, params: { lock: c.#lockToPass() } };
-      },
-      revive: (d) => {
-        const { lock } = d.params as { lock: Lock | RLock | undefined };
-        return new Condition(lock, d.memory ? ({ [RECEIVED]: d } as NameOptions) : openExisting(d.name));
-      },
+    registerHandle('Condition', Condition, (d) => {
+      const { lock } = d.params as { lock: Lock | RLock | undefined };
+      return new Condition(lock, d.memory ? ({ [RECEIVED]: d } as NameOptions) : openExisting(d.name));
     });
-  }
-
-  /** Removes a named Condition from the system (not the lock it uses); processes using it keep it. */
-  unlink(): void {
-    this.#segment.unlink();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

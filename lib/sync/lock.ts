@@ -9,26 +9,30 @@
  */
 import { threadId } from 'node:worker_threads';
 
-import { closedError, mpError } from '../internal/errors.js';
-import { openExisting, parseNameOptions, type NameOptions } from '../shared/names.js';
+import { mpError } from '../internal/errors.js';
+import { LAYOUT } from '../internal/layout.js';
 import { binding, WaitStatus } from '../internal/native.js';
-import { Kind, Segment } from '../shared/segment.js';
-import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from '../comm/reduction.js';
+import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
+import type { SharedDescription } from '../comm/reduction.js';
+import { openSegment, registerOpenable, SharedHandle } from '../shared/handle.js';
+import { openExisting, type NameOptions } from '../shared/names.js';
+import { Kind, kindName, type Segment } from '../shared/segment.js';
 import { mirrorOf, NO_MIRROR, tryLock, unlock, unmirror } from './wasm_lock.js';
 import { withLock, withLockSync } from './with_lock.js';
-import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
 
 /** sizeof(pmp_lock). */
-export const LOCK_SIZE = 16;
-const WAITERS = 0x80000000n;
+const LOCK_SIZE = LAYOUT.pmp_lock.sizeof;
+const WAITERS = BigInt(LAYOUT.constants.PMP_LOCK_WAITERS);
 /** This process's owner token, as native code computes it. */
 const TOKEN: bigint = binding.selfToken();
 const TOKEN_WITH_WAITERS = TOKEN | WAITERS;
 /** pmp_lock.owner_thread of this thread: 0 means "no owner". */
 const THREAD = threadId + 1;
-// pmp_lock.owner_thread and .count, as Uint32Array indexes.
+/** Where `meta` (pmp_lock.owner_thread and .count) starts in the pmp_lock. */
+const META_OFFSET = LAYOUT.pmp_lock.owner_thread;
+// pmp_lock.owner_thread and .count, as indexes of `meta`.
 const OWNER_THREAD = 0;
-const COUNT = 1;
+const COUNT = (LAYOUT.pmp_lock.count - META_OFFSET) / 4;
 
 /** `LockBase.#mirror` before the first acquire: the word is mirrored for WebAssembly then (wasm_lock.ts). */
 const NOT_YET_MIRRORED = -2;
@@ -46,13 +50,9 @@ interface InternalLockOptions extends NameOptions {
   [EMBEDDED]?: Embedding;
 }
 
-/** A lock's transfer description; set in LockBase's static block, used by Lock's and RLock's registrations. */
-let describeLock: (lock: LockBase) => SharedDescription;
-
 /** What Lock and RLock share: the word, its waiting, and the handle's lifetime. */
-abstract class LockBase {
-  /** The name other processes open; for an embedded lock, the name of the object that holds it. */
-  readonly name: string;
+abstract class LockBase extends SharedHandle {
+  /** The object holding the lock: the lock's own, or the Value, Condition or Barrier that embeds it. */
   readonly #segment: Segment;
   /** Whether this handle owns the segment (false for a lock embedded in a Value, Condition, Barrier). */
   readonly #ownsSegment: boolean;
@@ -64,34 +64,23 @@ abstract class LockBase {
   readonly #what: string;
   /** owner_thread and count (RLock). */
   protected readonly meta: Uint32Array;
-  readonly #pending = new PendingWaits();
   /** The word's offset in the WebAssembly mirror window, NO_MIRROR, or NOT_YET_MIRRORED. */
   #mirror = NOT_YET_MIRRORED;
   #ownerDied = false;
-  #closed = false;
 
   protected constructor(kind: Kind, options: unknown) {
+    const what = kind === Kind.Lock ? 'Lock' : 'RLock';
     const embedding = (options as InternalLockOptions | undefined)?.[EMBEDDED];
-    // Passed by a parent process (reduction.ts): the lock's memory came with the job.
-    const received = receivedDescription(options);
-    if (embedding) {
-      this.#segment = embedding.segment;
-      this.#offset = embedding.byteOffset;
-      this.#ownsSegment = false;
-    } else if (received?.memory) {
-      this.#segment = Segment.received(kind, received.name, received.memory);
-      this.#offset = this.#segment.payloadOffset;
-      this.#ownsSegment = true;
-    } else {
-      this.#segment = Segment.open({ kind, payloadSize: LOCK_SIZE }, parseNameOptions(options));
-      this.#offset = this.#segment.payloadOffset;
-      this.#ownsSegment = true;
-    }
-    this.name = this.#segment.name;
-    this.#buffer = this.#segment.buffer;
-    this.word = new BigUint64Array(this.#buffer, this.#offset, 1);
-    this.#what = kind === Kind.Lock ? 'Lock' : 'RLock';
-    this.meta = new Uint32Array(this.#buffer, this.#offset + 8, 2);
+    const segment = embedding?.segment ?? openSegment({ kind, payloadSize: LOCK_SIZE }, options);
+    // An embedded lock is named after its holder; only a lock of its own closes and unlinks its segment.
+    super(what, segment.name, embedding ? undefined : segment);
+    this.#segment = segment;
+    this.#offset = embedding?.byteOffset ?? segment.payloadOffset;
+    this.#ownsSegment = !embedding;
+    this.#buffer = segment.buffer;
+    this.word = new BigUint64Array(this.#buffer, this.#offset + LAYOUT.pmp_lock.word, 1);
+    this.#what = what;
+    this.meta = new Uint32Array(this.#buffer, this.#offset + META_OFFSET, 2);
   }
 
   /**
@@ -118,20 +107,20 @@ abstract class LockBase {
 
   /** Whether any process holds the lock now (a snapshot). */
   locked(): boolean {
-    this.#assertOpen();
+    this.assertOpen();
     return Atomics.load(this.word, 0) !== 0n;
   }
 
   /** Acquires, waiting without blocking the event loop. Resolves `false` on timeout. */
   async acquire(options?: AsyncWaitOptions): Promise<boolean> {
-    this.#assertOpen();
+    this.assertOpen();
     const wait = parseAsyncWait(options);
     if (wait.signal?.aborted) throw wait.signal.reason;
     if (this.tryReenter()) return true;
     if (this.#tryTake()) return this.acquired(false);
     if (wait.timeoutMs === 0) return this.#settle(binding.lockTry(this.#buffer, this.#offset));
     // An abort or close that comes after the waiter thread took the lock gives it back natively (waiter.cc).
-    const status = await this.#pending.run((t, cb) => binding.lockAcquireAsync(this.#buffer, this.#offset, t, cb), wait, 'futex');
+    const status = await this.pending.run((t, cb) => binding.lockAcquireAsync(this.#buffer, this.#offset, t, cb), wait, 'futex');
     return this.#settle(status);
   }
 
@@ -142,7 +131,7 @@ abstract class LockBase {
     // fails the swap, as does a contended lock, which the general path below tries once more before waiting.
     const at = this.#mirror;
     if (at >= 0 && options === undefined && tryLock(at) === 1) return this.acquired(false);
-    this.#assertOpen();
+    this.assertOpen();
     const timeout = parseSyncWait(options);
     if (this.tryReenter()) return true;
     if (this.#tryTake()) return this.acquired(false);
@@ -234,64 +223,37 @@ abstract class LockBase {
   /** @internal After re-acquiring in Condition.wait: puts back what `releaseSave` saved. */
   abstract restore(saved: number): void;
 
-  /** Throws ERR_MP_CLOSED once this handle (or, for an embedded lock, the object holding it) is closed. */
-  protected assertOpen(): void {
-    this.#assertOpen();
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw closedError(this.#what);
+  /** @internal Throws ERR_MP_CLOSED once this handle (or, for an embedded lock, the object holding it) is closed. */
+  protected override assertOpen(): void {
+    // Tested here rather than by super.assertOpen(), which every class's objects reach: RLock's release
+    // path keeps an inline cache of two classes.
+    if (this.closed) throw this.closedError();
     // An embedded lock also dies with the object that holds it.
     this.#segment.assertOpen(this.#what);
   }
 
-  /** Whether `close()` has been called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Releases this process's handle (a held lock stays held). Pending acquires reject with ERR_MP_CLOSED. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#pending.cancelAll(this.#what);
+  /** @internal The WebAssembly mirror goes at once; the word stays mapped until native waits have returned. */
+  protected override closing(): void {
     if (this.#mirror >= 0) unmirror(this, this.#buffer, this.#offset);
     this.#mirror = NO_MIRROR;
-    // A cancelled acquire may have taken the word just before the cancel; its callback gives it back through
-    // the view, so the memory stays mapped until every native wait has reported back.
-    if (this.#ownsSegment) this.#pending.afterNativeWaits(() => this.#segment.close());
   }
 
-  /**
-   * @internal Runs `fn` once no native acquire started through this handle is outstanding (see `close`): an
-   * object that embeds this lock frees its memory through it.
-   */
-  afterNativeWaits(fn: () => void): void {
-    this.#pending.afterNativeWaits(fn);
+  /** @internal A named lock by name, an anonymous one with its memory; an embedded one cannot travel alone. */
+  protected override describe(): SharedDescription {
+    if (!this.#ownsSegment) {
+      const holder = kindName(this.#segment.kind);
+      throw mpError(
+        'ERR_MP_TRANSFER',
+        `the lock from a ${holder}'s getLock() cannot be passed to a child process on its own: pass the ${holder} ` +
+          `itself (its lock travels with it) and call getLock() on it in the child`,
+      );
+    }
+    return super.describe();
   }
 
-  /** Removes a named lock from the system; processes that have it open keep using it. */
-  unlink(): void {
-    if (this.#ownsSegment) this.#segment.unlink();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  // Passing to child processes (reduction.ts): a named lock by name, an anonymous one with its memory.
-  static {
-    describeLock = (lock) => {
-      lock.#assertOpen();
-      if (!lock.#ownsSegment) {
-        throw mpError(
-          'ERR_MP_TRANSFER',
-          `the lock of ${lock.name} is part of that object: pass the object itself to the child and call its getLock() there`,
-        );
-      }
-      return { name: lock.name, memory: lock.#segment.block };
-    };
+  /** @internal */
+  protected override inspectDetails(): Record<string, unknown> {
+    return { locked: Atomics.load(this.word, 0) !== 0n };
   }
 }
 
@@ -311,12 +273,7 @@ export class Lock extends LockBase {
   }
 
   static {
-    registerTransfer<Lock>({
-      kind: 'Lock',
-      type: Lock,
-      describe: describeLock,
-      revive: (d) => (d.memory ? new Lock({ [RECEIVED]: d } as NameOptions) : Lock.open(d.name)),
-    });
+    registerOpenable('Lock', Lock);
   }
 
   protected tryReenter(): boolean {
@@ -363,12 +320,7 @@ export class RLock extends LockBase {
   }
 
   static {
-    registerTransfer<RLock>({
-      kind: 'RLock',
-      type: RLock,
-      describe: describeLock,
-      revive: (d) => (d.memory ? new RLock({ [RECEIVED]: d } as NameOptions) : RLock.open(d.name)),
-    });
+    registerOpenable('RLock', RLock);
   }
 
   /** How many times the owning thread holds it (0 when this thread does not own it). */

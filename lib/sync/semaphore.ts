@@ -7,14 +7,15 @@ import { constants } from 'node:os';
 
 import { allocateBlock, freeBlock, type Block } from '../shared/arena.js';
 
-import { closedError, invalidArgType, mpError, systemError } from '../internal/errors.js';
-import { anonymousName, openExisting, parseNameOptions, validateName, type NameOptions } from '../shared/names.js';
+import { invalidArgType, mpError, systemError } from '../internal/errors.js';
 import { binding, WaitStatus, type NativeSemaphore } from '../internal/native.js';
 import { AdaptivePolling } from '../internal/polling.js';
 import { validateInteger } from '../internal/validate.js';
-import { RECEIVED, receivedDescription, registerTransfer, type SharedDescription } from '../comm/reduction.js';
+import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
+import { RECEIVED, receivedDescription, type SharedDescription } from '../comm/reduction.js';
+import { registerHandle, SharedHandle } from '../shared/handle.js';
+import { anonymousName, openExisting, parseNameOptions, validateName, type NameOptions } from '../shared/names.js';
 import { withLock, withLockSync } from './with_lock.js';
-import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
 
 /** SEM_VALUE_MAX on Linux. */
 export const SEM_VALUE_MAX = 2147483647;
@@ -39,23 +40,17 @@ function tryTake(counter: Int32Array): boolean {
   return false;
 }
 
-/** A semaphore's transfer description; set in Semaphore's static block, used by BoundedSemaphore's too. */
-let describeSemaphore: (semaphore: Semaphore) => SharedDescription;
-
 /**
  * A counting semaphore shared between processes. Where the C library is glibc (whose sem_t layout is fixed
  * ABI: programs built against any glibc share named semaphores), posting and taking an available token are
  * compare-and-swaps on the sem_t in JavaScript, following glibc's own protocol; native code runs only to wake
  * or wait for sleepers.
  */
-export class Semaphore {
-  /** The name other processes open; for C, `sem_open("/" + name, 0)`. Generated for anonymous semaphores. */
-  readonly name: string;
-  #sem: NativeSemaphore | undefined;
-  /** The sem_t's [value, sleepers] words, when the layout is glibc's. */
+export class Semaphore extends SharedHandle {
+  readonly #sem: NativeSemaphore;
+  /** The sem_t's [value, sleepers] words, when the layout is glibc's (undefined once closed). */
   #counter: Int32Array | undefined;
   readonly #block: Block | undefined;
-  readonly #pending = new PendingWaits();
   readonly #polling = new AdaptivePolling();
   /** One poll: takes a token if the value (read first, cheaply) says there is one. */
   readonly #takePosted = (): boolean => {
@@ -70,19 +65,25 @@ export class Semaphore {
   constructor(value: number = 1, options?: NameOptions) {
     validateInteger(value, 'value', 0, SEM_VALUE_MAX);
     const naming = parseNameOptions(options, SEM_PREFIX_BYTES);
-    if (naming.name === undefined) {
+    let name = naming.name;
+    let counter: ArrayBuffer | undefined;
+    let block: Block | undefined;
+    let sem: NativeSemaphore;
+    if (name === undefined) {
       // Passed by a parent process (reduction.ts): the sem_t already lives in the memory it passed.
       const received = receivedDescription(options);
-      this.#block = received?.memory ?? allocateBlock(SEM_T_SIZE);
-      this.#sem = binding.Semaphore.inMemory(this.#block.file.buffer, this.#block.offset, received ? -1 : value);
-      if (binding.semLayoutIsGlibc) this.#counter = new Int32Array(this.#block.file.buffer, this.#block.offset, 2);
-      this.name = received?.name ?? anonymousName();
+      block = received?.memory ?? allocateBlock(SEM_T_SIZE);
+      sem = binding.Semaphore.inMemory(block.file.buffer, block.offset, received ? -1 : value);
+      if (binding.semLayoutIsGlibc) counter = block.file.buffer;
+      name = received?.name ?? anonymousName();
     } else {
-      this.#sem = binding.Semaphore.open(`/${naming.name}`, naming.openMode, naming.mode, value).semaphore;
-      const counter = this.#sem.counter();
-      if (counter) this.#counter = new Int32Array(counter);
-      this.name = naming.name;
+      sem = binding.Semaphore.open(`/${name}`, naming.openMode, naming.mode, value).semaphore;
+      counter = sem.counter();
     }
+    super('Semaphore', name);
+    this.#sem = sem;
+    this.#block = block;
+    if (counter) this.#counter = new Int32Array(counter, block?.offset ?? 0, 2);
   }
 
   /** Opens an existing named semaphore (`code: 'ENOENT'` if there is none). */
@@ -96,7 +97,7 @@ export class Semaphore {
   }
 
   #native(): NativeSemaphore {
-    if (!this.#sem) throw closedError('Semaphore');
+    if (this.closed) throw this.closedError();
     return this.#sem;
   }
 
@@ -110,14 +111,14 @@ export class Semaphore {
     if (wait.timeoutMs === 0) return false;
     // Polling first (see polling.ts), in slices of a few µs between turns of the event loop — unless waits of
     // this handle already sleep: they are ahead, and this one would only spin behind them.
-    if (counter && !this.#pending.waiting) {
+    if (counter && !this.pending.waiting) {
       const polled = this.#polling.pollYielding(this.#takePosted);
       if (polled === true || (polled !== false && (await polled))) return true;
       // The loop turned meanwhile: the handle may have been closed, or the wait aborted.
       this.#native();
       if (wait.signal?.aborted) throw wait.signal.reason;
     }
-    const status = await this.#pending.run((t, cb) => sem.waitAsync(t, cb), wait, 'sem_clockwait');
+    const status = await this.pending.run((t, cb) => sem.waitAsync(t, cb), wait, 'sem_clockwait');
     if (counter) this.#polling.waited();
     return status === WaitStatus.Ok;
   }
@@ -174,50 +175,41 @@ export class Semaphore {
   }
 
 
-  /** Whether `close()` has been called. */
-  get closed(): boolean {
-    return this.#sem === undefined;
+  /** @internal Polls stop at once; the sem_t stays until native waits have returned. */
+  protected override closing(): void {
+    this.#counter = undefined;
   }
 
-  /** Releases this process's handle. Pending waits reject with `ERR_MP_CLOSED`. */
-  close(): void {
-    const sem = this.#sem;
-    if (!sem) return;
-    this.#sem = undefined;
-    this.#counter = undefined;
-    this.#pending.cancelAll('Semaphore');
-    // Cancelled waits may still be returning on waiter threads, and one that took a token just before the
-    // cancel gives it back through `sem`: the native handle and an anonymous semaphore's memory stay until
-    // they have all reported back (reusing the block earlier would let a waiter thread write into it).
-    const block = this.#block;
-    this.#pending.afterNativeWaits(() => {
-      sem.close();
-      if (block) freeBlock(block);
-    });
+  /**
+   * @internal Cancelled waits may still be returning on waiter threads, and one that took a token just before
+   * the cancel gives it back through the native handle: it and an anonymous semaphore's memory go only once
+   * they have all reported back (reusing the block earlier would let a waiter thread write into it).
+   */
+  protected override free(): void {
+    this.#sem.close();
+    if (this.#block) freeBlock(this.#block);
   }
 
   /** Removes a named semaphore from the system; processes that have it open keep using it. */
-  unlink(): void {
+  override unlink(): void {
     if (!this.#block) Semaphore.unlink(this.name);
   }
 
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
+  /** @internal A named semaphore by name, an anonymous one with its memory. */
+  protected override describe(): SharedDescription {
+    return { name: this.name, memory: this.#block };
   }
 
-  // Passing to child processes: a named semaphore by name, an anonymous one with its memory (reduction.ts).
+  /** @internal */
+  protected override inspectDetails(): Record<string, unknown> {
+    return { value: this.getValue() };
+  }
+
+  // Passing to child processes (reduction.ts).
   static {
-    describeSemaphore = (s) => {
-      s.#native();
-      return { name: s.name, memory: s.#block };
-    };
-    registerTransfer<Semaphore>({
-      kind: 'Semaphore',
-      type: Semaphore,
-      describe: describeSemaphore,
-      revive: (d) => (d.memory ? new Semaphore(0, { [RECEIVED]: d } as NameOptions) : Semaphore.open(d.name)),
-    });
+    registerHandle('Semaphore', Semaphore, (d) =>
+      d.memory ? new Semaphore(0, { [RECEIVED]: d } as NameOptions) : Semaphore.open(d.name),
+    );
   }
 }
 
@@ -236,16 +228,22 @@ export class BoundedSemaphore extends Semaphore {
     this.bound = value;
   }
 
+  /** @internal The bound travels with the semaphore. */
+  protected override describe(): SharedDescription {
+    return { ...super.describe(), params: this.bound };
+  }
+
+  /** @internal */
+  protected override inspectDetails(): Record<string, unknown> {
+    return { ...super.inspectDetails(), bound: this.bound };
+  }
+
   static {
-    registerTransfer<BoundedSemaphore>({
-      kind: 'BoundedSemaphore',
-      type: BoundedSemaphore,
-      describe: (s) => ({ ...describeSemaphore(s), params: s.bound }),
-      revive: (d) =>
-        d.memory
-          ? new BoundedSemaphore(d.params as number, { [RECEIVED]: d } as NameOptions)
-          : BoundedSemaphore.open(d.name, d.params as number),
-    });
+    registerHandle('BoundedSemaphore', BoundedSemaphore, (d) =>
+      d.memory
+        ? new BoundedSemaphore(d.params as number, { [RECEIVED]: d } as NameOptions)
+        : BoundedSemaphore.open(d.name, d.params as number),
+    );
   }
 
   /** Opens an existing named semaphore; `bound` is required (the semaphore itself does not store one). */

@@ -3,6 +3,7 @@
 
 #include "sync/atomics.h"
 #include "comm/fd_passing.h"
+#include "core/layout.h"
 #include "sync/lock.h"
 #include "memory/mapping.h"
 #include "memory/mirror.h"
@@ -23,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // may outlive the environment whose threadsafe function it reports to.
   env.AddCleanupHook([addon] { addon->waiter->Shutdown(); });
 
+  InitLayout(env, exports);
   InitWaiter(env, exports);
   InitMapping(env, exports);
   InitMirror(env, exports);

@@ -1,5 +1,6 @@
 #include "core/errors.h"
 
+#include <errno.h>
 #include <uv.h>
 
 #include <cctype>
@@ -7,6 +8,25 @@
 #include <cstring>
 
 namespace pmp {
+
+namespace {
+// The symbolic name of an errno that libuv does not know: glibc's own (strerrorname_np, glibc 2.32), else
+// from a short table of those the addon can meet, else "E<number>" in `buf`.
+const char* ErrnoName(int err, char* buf, size_t size) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* name = strerrorname_np(err)) return name;
+#endif
+  switch (err) {
+    case ECHILD: return "ECHILD";
+    case ENOEXEC: return "ENOEXEC";
+    case EOWNERDEAD: return "EOWNERDEAD";
+    case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
+    default:
+      std::snprintf(buf, size, "E%d", err);
+      return buf;
+  }
+}
+}  // namespace
 
 Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& path) {
   // libuv's error names and messages are exactly the ones Node prints for fs errors. libuv lacks a few errnos
@@ -18,8 +38,8 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::
     char buf[256];
     text = uv_strerror_r(-err, buf, sizeof buf);
   } else {
-    const char* name = strerrorname_np(err);
-    std::snprintf(code, sizeof code, "%s", name != nullptr ? name : "UNKNOWN");
+    char number[32];
+    std::snprintf(code, sizeof code, "%s", ErrnoName(err, number, sizeof number));
     text = std::strerror(err);
     if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   }

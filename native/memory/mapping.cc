@@ -17,6 +17,25 @@ std::map<uintptr_t, std::weak_ptr<Mapping>>& Registry() {
   static auto* registry = new std::map<uintptr_t, std::weak_ptr<Mapping>>();
   return *registry;
 }
+// The reference of each mapping's ArrayBuffer, by start address, under registry_mutex. It lives here rather
+// than in the ArrayBuffer's finalizer because V8 runs that finalizer only after a garbage collection (and a
+// later turn of the event loop), and detaching does not run it: unmap() drops the reference at once.
+std::map<uintptr_t, std::shared_ptr<Mapping>>& JsReferences() {
+  static auto* references = new std::map<uintptr_t, std::shared_ptr<Mapping>>();
+  return *references;
+}
+
+// Drops the ArrayBuffer's reference to `mapping` if it still holds one. The pages go at once unless a native
+// wait holds another reference; the Mapping is destroyed outside registry_mutex (its destructor takes it).
+void DropJsReference(const std::shared_ptr<Mapping>& mapping) {
+  std::shared_ptr<Mapping> dropped;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto& references = JsReferences();
+  auto it = references.find(reinterpret_cast<uintptr_t>(mapping->data()));
+  if (it == references.end() || it->second != mapping) return;
+  dropped = std::move(it->second);
+  references.erase(it);
+}
 }  // namespace
 
 std::shared_ptr<Mapping> Mapping::Create(Napi::Env env, int fd, size_t size) {
@@ -65,25 +84,35 @@ MappedRange MappedRangeOf(Napi::Env env, Napi::Value value, size_t offset, size_
 
 namespace {
 
-// map(fd, size) -> ArrayBuffer over a fresh MAP_SHARED mapping. The ArrayBuffer's finalizer owns one
-// reference; native waits take more while they sleep.
+// map(fd, size) -> ArrayBuffer over a fresh MAP_SHARED mapping. The ArrayBuffer holds one reference (in
+// JsReferences, until unmap() or its finalizer); native waits take more while they sleep.
 Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = ArgInt32(info, 0);
   const double size = ArgNumber(info, 1);
   if (!(size > 0 && size <= static_cast<double>(SIZE_MAX))) throw SystemError(env, EINVAL, "mmap");
   std::shared_ptr<Mapping> mapping = Mapping::Create(env, fd, static_cast<size_t>(size));
-  auto* owner = new std::shared_ptr<Mapping>(mapping);
-  return Napi::ArrayBuffer::New(env, mapping->data(), mapping->size(),
-                                [](Napi::Env, void*, std::shared_ptr<Mapping>* hint) { delete hint; }, owner);
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    JsReferences()[reinterpret_cast<uintptr_t>(mapping->data())] = mapping;
+  }
+  auto* weak = new std::weak_ptr<Mapping>(mapping);
+  return Napi::ArrayBuffer::New(
+      env, mapping->data(), mapping->size(),
+      [](Napi::Env, void*, std::weak_ptr<Mapping>* hint) {
+        if (std::shared_ptr<Mapping> mapping = hint->lock()) DropJsReference(mapping);
+        delete hint;
+      },
+      weak);
 }
 
-// unmap(arrayBuffer): detaches it at once, so no JS can reach the memory; the pages go when the last native
-// wait using them returns.
+// unmap(arrayBuffer): detaches it, so no JS can reach the memory, and unmaps it now — or, if native waits
+// sleep on a word inside it, when the last of them returns.
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  MappedRangeOf(env, info[0], 0, 0);  // throws unless it is one of our mappings
+  const MappedRange range = MappedRangeOf(env, info[0], 0, 0);  // throws unless it is one of our mappings
   info[0].As<Napi::ArrayBuffer>().Detach();
+  DropJsReference(range.mapping);
   return env.Undefined();
 }
 

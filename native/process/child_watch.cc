@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
@@ -110,25 +109,6 @@ bool ChildWatches::WatchExitReport(pid_t pid, int fd) {
   return true;
 }
 
-bool ChildWatches::TryReap(int pidfd, ExitInfo* info) {
-  siginfo_t si;
-  si.si_pid = 0;
-  int rc;
-  do rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED | WNOHANG);
-  while (rc < 0 && errno == EINTR);
-  // ECHILD: something else in this process reaped it (a waitpid(-1) elsewhere); the status is lost, but
-  // the child is gone and must be reported as such (code -1, no signal).
-  if (rc < 0) return true;
-  if (si.si_pid == 0) return false;
-  if (si.si_code == CLD_EXITED) {
-    info->code = si.si_status;
-  } else {
-    info->signal = si.si_status;
-    info->core_dumped = si.si_code == CLD_DUMPED;
-  }
-  return true;
-}
-
 bool ChildWatches::TakeReport(Child* child, bool from_event_loop) {
   int32_t code = 0;
   ssize_t n;
@@ -164,7 +144,7 @@ void ChildWatches::StopReport(Child* child) {
 void ChildWatches::OnReadable(uv_poll_t* handle, int status, int) {
   Child* child = static_cast<Child*>(handle->data);
   ExitInfo info;
-  if (TryReap(child->pidfd, &info)) {
+  if (ReapByPidfd(child->pidfd, false, &info)) {
     child->owner->Finish(child, info, true);
   } else if (status < 0) {
     // libuv stops a handle that reported an error; the child still runs, so keep watching.
@@ -180,7 +160,7 @@ bool ChildWatches::WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline) 
     pollfd p[2] = {{child->pidfd, POLLIN, 0}, {child->report_open ? child->report_fd : -1, POLLIN, 0}};
     if (poll(p, 2, RemainingMs(deadline)) < 0 && errno != EINTR) throw SystemError(env, errno, "poll");
     ExitInfo info;
-    if (TryReap(child->pidfd, &info)) {
+    if (ReapByPidfd(child->pidfd, false, &info)) {
       Finish(child, info, false);
       return true;
     }

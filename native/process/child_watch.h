@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/deadline.h"
+#include "process/reap.h"
 
 namespace pmp {
 
@@ -51,14 +52,7 @@ class ChildWatches {
     int open_handles = 0;   // the Child is deleted when its handles are all closed
     Napi::FunctionReference on_exit;
   };
-  struct ExitInfo {
-    int code = -1;
-    int signal = 0;
-    bool core_dumped = false;
-  };
-
   ChildWatches(napi_env env, uv_loop_t* loop) : env_(env), loop_(loop) {}
-  static bool TryReap(int pidfd, ExitInfo* info);
   static void OnReadable(uv_poll_t* handle, int status, int events);
   static void OnReport(uv_poll_t* handle, int status, int events);
   // Takes the exit report if it has come, calling on_exit: true once reported. Stops watching a channel that

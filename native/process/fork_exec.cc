@@ -14,12 +14,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+
+#include "process/reap.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -217,9 +218,7 @@ ExecResult Failed(int error, const char* syscall) {
 
 // Waits for a child that has exited or is about to (its exec failed, or it is a daemon's intermediate).
 void Reap(int pidfd) {
-  siginfo_t info;
-  while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
-  }
+  ReapByPidfd(pidfd, true, nullptr);
   close(pidfd);
 }
 

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "core/background_thread.h"
+#include "process/reap.h"
 
 namespace pmp {
 
@@ -85,12 +85,7 @@ class Spawner {
 
   // Reaps the orphan if it has exited (or is no longer ours to wait for); returns whether it is done.
   static bool ReapIfExited(int pidfd) {
-    siginfo_t info;
-    info.si_pid = 0;
-    int rc;
-    do rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG);
-    while (rc < 0 && errno == EINTR);
-    if (rc == 0 && info.si_pid == 0) return false;
+    if (!ReapByPidfd(pidfd, false, nullptr)) return false;
     close(pidfd);
     return true;
   }

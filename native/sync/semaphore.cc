@@ -40,7 +40,6 @@ class SemWaitJob : public WaitJob {
 
  private:
   std::shared_ptr<SemHandle> handle_;
-  Napi::Reference<Napi::ArrayBuffer> counter_;
 };
 
 class Semaphore : public Napi::ObjectWrap<Semaphore> {
