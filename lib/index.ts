@@ -30,3 +30,5 @@ export type { OpenSharedDataOptions, SharedDataOptions } from './shared/typed_st
 export type { Element, ElementOf, InputOf, Typecode } from './shared/typecodes.js';
 export { RawValue, Value, type ValueConstructor } from './shared/value.js';
 export type { AsyncWaitOptions, SyncWaitOptions } from './internal/wait.js';
+export { Connection, type ConnectionOptions, type RecvBytesOptions } from './comm/connection.js';
+export { Pipe } from './comm/pipe.js';

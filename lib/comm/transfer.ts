@@ -38,6 +38,11 @@ export interface SharedDescription {
   /** Anonymous objects: where they live. The file's descriptor is passed; the block is never reused. */
   memory?: Block | undefined;
   /**
+   * A descriptor that travels as it is (a Connection's socket): the receiver gets its own copy, owned by the
+   * revived object.
+   */
+  descriptor?: number | undefined;
+  /**
    * Anything else the class needs to rebuild the handle (structured-cloneable), e.g. a bound. Shared objects
    * in it (a Condition's lock) travel too, and are revived before this object.
    */
@@ -101,8 +106,20 @@ export interface WireDescription {
   kind: string;
   name: string;
   memory?: { file: number; offset: number; size: number };
+  /** Index of a passed descriptor in the job's descriptor list. */
+  descriptor?: number;
   params?: unknown;
 }
+
+/** A descriptor that goes with a job or message: a memory file's, or a Connection's socket. */
+export interface PassedFile {
+  /** Unique across processes (a file that arrives twice is mapped once). */
+  readonly id: string;
+  readonly fd: number;
+}
+
+/** Numbers the descriptors this process passes, for their ids. */
+let passedDescriptors = 0;
 
 /**
  * The shared objects of one outgoing job. `encode` returns a structured-cloneable copy of a value with every
@@ -111,7 +128,7 @@ export interface WireDescription {
  */
 export class Outgoing {
   readonly descriptions: WireDescription[] = [];
-  readonly files: MemoryFile[] = [];
+  readonly files: PassedFile[] = [];
   readonly #indexes = new Map<object, number>();
   readonly #fileIndexes = new Map<string, number>();
   readonly #copies = new Map<object, unknown>();
@@ -157,7 +174,7 @@ export class Outgoing {
   #add(object: object, type: TransferType<object>): number {
     const known = this.#indexes.get(object);
     if (known !== undefined) return known;
-    const { name, memory, params } = type.describe(object);
+    const { name, memory, descriptor, params } = type.describe(object);
     // Encoding the params adds the shared objects among them first: the child revives them before this one.
     const wire: WireDescription = { kind: type.kind, name, params: this.encode(params) };
     if (memory) {
@@ -168,6 +185,9 @@ export class Outgoing {
         this.#fileIndexes.set(memory.file.id, file);
       }
       wire.memory = { file, offset: memory.offset, size: memory.size };
+    }
+    if (descriptor !== undefined) {
+      wire.descriptor = this.files.push({ id: `fd.${process.pid}.${passedDescriptors++}`, fd: descriptor }) - 1;
     }
     const index = this.descriptions.push(wire) - 1;
     this.#indexes.set(object, index);
@@ -203,7 +223,9 @@ const receivedFiles = new Map<string, ReceivedFile>();
  * `fds[i]`; this takes ownership of the descriptors.
  */
 export function reviveShared(descriptions: WireDescription[], fileIds: string[], fds: number[]): object[] {
+  const passedAsIs = new Set(descriptions.map((wire) => wire.descriptor));
   const files = fileIds.map((id, i) => {
+    if (passedAsIs.has(i)) return undefined;
     const known = receivedFiles.get(id);
     if (known) {
       binding.closeFd(fds[i]!);
@@ -223,7 +245,8 @@ export function reviveShared(descriptions: WireDescription[], fileIds: string[],
       markPassed(memory);
     }
     // Shared objects in the params precede this one in the list (Outgoing.#add), so they exist already.
-    objects.push(type.revive({ name: wire.name, memory, params: decode(wire.params, objects) }));
+    const descriptor = wire.descriptor === undefined ? undefined : fds[wire.descriptor];
+    objects.push(type.revive({ name: wire.name, memory, descriptor, params: decode(wire.params, objects) }));
   }
   return objects;
 }
@@ -304,7 +327,7 @@ const TAG_FDS = 3;
  * large for one message goes in a memfd whose descriptor is sent instead, so a child still booting does not
  * hold the parent up.
  */
-export function sendJob(channel: number, body: Buffer, files: readonly MemoryFile[]): void {
+export function sendJob(channel: number, body: Buffer, files: readonly PassedFile[]): void {
   const fds = files.map((f) => f.fd);
   const max = binding.maxFdsPerMessage;
   if (body.length < INLINE_LIMIT) {

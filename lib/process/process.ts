@@ -23,10 +23,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { serialize } from 'node:v8';
 
-import type { MemoryFile } from '../shared/arena.js';
 import { closedError, invalidArgType, invalidArgValue, mpError } from '../internal/errors.js';
 import { acquireInterpreter, Interpreter } from './prepared.js';
-import { decode, Outgoing, reviveShared, type Job, type Locator } from '../comm/transfer.js';
+import { decode, Outgoing, reviveShared, type Job, type Locator, type PassedFile } from '../comm/transfer.js';
 import { validateBoolean, validateOptions, validateTimeout } from '../internal/validate.js';
 
 /** What a Process runs: a function exported from its module, or an explicit export of a module. */
@@ -236,7 +235,7 @@ export class Process {
     this.#interpreter?.ref(!this.#daemon || this.#joiners.size > 0);
   }
 
-  #job(): { job: Job; files: MemoryFile[] } {
+  #job(): { job: Job; files: PassedFile[] } {
     const out = new Outgoing();
     const target = this.#target === undefined ? undefined : locateTarget(this.#target, this.#origin);
     let processClass: Job['processClass'];

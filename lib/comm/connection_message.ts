@@ -1,0 +1,118 @@
+/**
+ * What `Connection.send(value)` puts in one frame, and how `recv()` turns it back into a value. This is the
+ * only place where connections use the transfer machinery (transfer.ts): the value is copied with the
+ * shared objects in it replaced by placeholders, then `v8.serialize`d. The frame's first byte says how:
+ *
+ * - `PLAIN`: no shared object; the rest is the serialized value.
+ * - `SHARED`: the rest is `{ value, shared, fileIds }`; the descriptors of the memory files of anonymous
+ *   objects (and of Connections) are attached to the frame (SCM_RIGHTS), in `fileIds` order.
+ * - `IN_FILE` flag: the serialized bytes are in a memory file whose descriptor is attached first; the frame
+ *   is that byte alone. Large messages go this way on sockets, so that sending one never waits for the
+ *   reader: the sender may even exit before the message is read.
+ *
+ * Between Node peers only: Python's `recv()` expects a pickle (use sendBytes/recvBytes with Python).
+ * @internal
+ */
+import { readFileSync, writeSync } from 'node:fs';
+import { deserialize, serialize } from 'node:v8';
+
+import { mpError } from '../internal/errors.js';
+import { binding } from '../internal/native.js';
+import { decode, Outgoing, reviveShared, type WireDescription } from './transfer.js';
+
+const PLAIN = 0;
+const SHARED = 1;
+const IN_FILE = 0x80;
+
+/** Serialized messages larger than this travel in a memory file on sockets. */
+export const IN_FILE_THRESHOLD = 64 * 1024;
+/** Descriptors one frame may carry (the kernel's SCM_MAX_FD). */
+const MAX_FDS = 253;
+
+interface Envelope {
+  value: unknown;
+  shared: WireDescription[];
+  fileIds: string[];
+}
+
+/** One encoded message: the frame's payload, and the descriptors to attach (`owned` ones to close once sent). */
+export interface EncodedMessage {
+  payload: Buffer;
+  fds: number[];
+  owned: number[];
+}
+
+/**
+ * Encodes `value` for a frame. `overSocket`: descriptors can be attached (else anonymous shared objects and
+ * Connections are refused: a pipe cannot carry them).
+ */
+export function encodeMessage(value: unknown, overSocket: boolean): EncodedMessage {
+  const out = new Outgoing();
+  const encoded = out.encode(value);
+  let tag = PLAIN;
+  let body: Buffer;
+  if (out.descriptions.length === 0) {
+    body = serialize(encoded);
+  } else {
+    if (out.files.length > 0 && !overSocket) {
+      throw mpError(
+        'ERR_MP_TRANSFER',
+        'anonymous shared objects and Connections cannot be sent over a one-way pipe (their descriptors need a socket): use Pipe() or named objects',
+      );
+    }
+    if (out.files.length > MAX_FDS - 1) {
+      throw mpError('ERR_MP_TRANSFER', `one message can carry at most ${MAX_FDS - 1} memory files and Connections`);
+    }
+    tag = SHARED;
+    const envelope: Envelope = { value: encoded, shared: out.descriptions, fileIds: out.files.map((f) => f.id) };
+    body = serialize(envelope);
+  }
+  const fds = out.files.map((f) => f.fd);
+  if (overSocket && body.length > IN_FILE_THRESHOLD) {
+    const memfd = binding.memfdCreate('posix-mp-message');
+    try {
+      for (let done = 0; done < body.length; ) done += writeSync(memfd, body, done, body.length - done, done);
+    } catch (error) {
+      binding.closeFd(memfd);
+      throw error;
+    }
+    return { payload: Buffer.of(tag | IN_FILE), fds: [memfd, ...fds], owned: [memfd] };
+  }
+  const payload = Buffer.allocUnsafe(body.length + 1);
+  payload[0] = tag;
+  body.copy(payload, 1);
+  return { payload, fds, owned: [] };
+}
+
+/** Decodes a frame's payload; takes ownership of the descriptors that came with it. */
+export function decodeMessage(payload: Buffer, fds: number[]): unknown {
+  const tag = payload[0];
+  let body: Buffer;
+  if (tag !== undefined && tag & IN_FILE && payload.length === 1 && fds.length > 0) {
+    const memfd = fds.shift()!;
+    try {
+      body = readFileSync(memfd);
+    } finally {
+      binding.closeFd(memfd);
+    }
+  } else {
+    body = payload.subarray(1);
+  }
+  if (tag === PLAIN || tag === (PLAIN | IN_FILE)) {
+    for (const fd of fds) binding.closeFd(fd);
+    return deserialize(body);
+  }
+  if (tag !== SHARED && tag !== (SHARED | IN_FILE)) {
+    for (const fd of fds) binding.closeFd(fd);
+    throw mpError('ERR_MP_PROTOCOL', 'not a message sent by Connection.send() (use recvBytes() for raw bytes)');
+  }
+  let envelope: Envelope;
+  try {
+    envelope = deserialize(body) as Envelope;
+    if (envelope.fileIds.length !== fds.length) throw mpError('ERR_MP_PROTOCOL', 'a message arrived without its descriptors');
+  } catch (error) {
+    for (const fd of fds) binding.closeFd(fd);
+    throw error;
+  }
+  return decode(envelope.value, reviveShared(envelope.shared, envelope.fileIds, fds));
+}
