@@ -32,3 +32,7 @@ export { RawValue, Value, type ValueConstructor } from './shared/value.js';
 export type { AsyncWaitOptions, SyncWaitOptions } from './internal/wait.js';
 export { Connection, type ConnectionOptions, type RecvBytesOptions } from './comm/connection.js';
 export { Pipe } from './comm/pipe.js';
+export type { Address, AuthOptions, TcpAddress } from './comm/address.js';
+export { AuthenticationError } from './comm/authkey.js';
+export { Client, type ClientOptions } from './comm/client.js';
+export { Listener, type ListenerOptions } from './comm/listener.js';
