@@ -6,9 +6,11 @@
  * - `PLAIN`: no shared object; the rest is the serialized value.
  * - `SHARED`: the rest is `{ value, shared, fileIds }`; the descriptors of the memory files of anonymous
  *   objects (and of Connections) are attached to the frame (SCM_RIGHTS), in `fileIds` order.
- * - `IN_FILE` flag: the serialized bytes are in a memory file whose descriptor is attached first; the frame
- *   is that byte alone. Large messages go this way on sockets, so that sending one never waits for the
- *   reader: the sender may even exit before the message is read.
+ * - `BUFFER` / `STRING`: the value is a Buffer / a string, and the rest is its bytes / UTF-8 — the same result
+ *   as through V8 serialization, several times cheaper for the commonest small messages.
+ * - `IN_FILE` flag (with any of the above): the bytes after the tag are in a memory file whose descriptor is
+ *   attached first; the frame is the tag alone. Messages over 64 KiB go this way on sockets, so that
+ *   sending one never waits for the reader: the sender may even exit before the message is read.
  *
  * Between Node peers only: Python's `recv()` expects a pickle (use sendBytes/recvBytes with Python).
  * @internal
@@ -22,6 +24,8 @@ import { decode, Outgoing, reviveShared, type WireDescription } from './transfer
 
 const PLAIN = 0;
 const SHARED = 1;
+const BUFFER = 2;
+const STRING = 3;
 const IN_FILE = 0x80;
 
 /** Serialized messages larger than this travel in a memory file on sockets. */
@@ -47,27 +51,37 @@ export interface EncodedMessage {
  * Connections are refused: a pipe cannot carry them).
  */
 export function encodeMessage(value: unknown, overSocket: boolean): EncodedMessage {
-  const out = new Outgoing();
-  const encoded = out.encode(value);
-  let tag = PLAIN;
-  let body: Buffer;
-  if (out.descriptions.length === 0) {
-    body = serialize(encoded);
+  let tag: number;
+  let body: Uint8Array;
+  let fds: number[] = [];
+  if (typeof value === 'string') {
+    tag = STRING;
+    body = Buffer.from(value, 'utf8');
+  } else if (Buffer.isBuffer(value)) {
+    tag = BUFFER;
+    body = value;
   } else {
-    if (out.files.length > 0 && !overSocket) {
-      throw mpError(
-        'ERR_MP_TRANSFER',
-        'anonymous shared objects and Connections cannot be sent over a one-way pipe (their descriptors need a socket): use Pipe() or named objects',
-      );
+    const out = new Outgoing();
+    const encoded = out.encode(value);
+    if (out.descriptions.length === 0) {
+      tag = PLAIN;
+      body = serialize(encoded);
+    } else {
+      if (out.files.length > 0 && !overSocket) {
+        throw mpError(
+          'ERR_MP_TRANSFER',
+          'anonymous shared objects and Connections cannot be sent over a one-way pipe (their descriptors need a socket): use Pipe() or named objects',
+        );
+      }
+      if (out.files.length > MAX_FDS - 1) {
+        throw mpError('ERR_MP_TRANSFER', `one message can carry at most ${MAX_FDS - 1} memory files and Connections`);
+      }
+      tag = SHARED;
+      const envelope: Envelope = { value: encoded, shared: out.descriptions, fileIds: out.files.map((f) => f.id) };
+      body = serialize(envelope);
+      fds = out.files.map((f) => f.fd);
     }
-    if (out.files.length > MAX_FDS - 1) {
-      throw mpError('ERR_MP_TRANSFER', `one message can carry at most ${MAX_FDS - 1} memory files and Connections`);
-    }
-    tag = SHARED;
-    const envelope: Envelope = { value: encoded, shared: out.descriptions, fileIds: out.files.map((f) => f.id) };
-    body = serialize(envelope);
   }
-  const fds = out.files.map((f) => f.fd);
   if (overSocket && body.length > IN_FILE_THRESHOLD) {
     const memfd = binding.memfdCreate('posix-mp-message');
     try {
@@ -80,15 +94,16 @@ export function encodeMessage(value: unknown, overSocket: boolean): EncodedMessa
   }
   const payload = Buffer.allocUnsafe(body.length + 1);
   payload[0] = tag;
-  body.copy(payload, 1);
+  payload.set(body, 1);
   return { payload, fds, owned: [] };
 }
 
 /** Decodes a frame's payload; takes ownership of the descriptors that came with it. */
 export function decodeMessage(payload: Buffer, fds: number[]): unknown {
-  const tag = payload[0];
+  const first = payload[0] ?? PLAIN;
+  const tag = first & ~IN_FILE;
   let body: Buffer;
-  if (tag !== undefined && tag & IN_FILE && payload.length === 1 && fds.length > 0) {
+  if (first & IN_FILE && payload.length === 1 && fds.length > 0) {
     const memfd = fds.shift()!;
     try {
       body = readFileSync(memfd);
@@ -98,12 +113,11 @@ export function decodeMessage(payload: Buffer, fds: number[]): unknown {
   } else {
     body = payload.subarray(1);
   }
-  if (tag === PLAIN || tag === (PLAIN | IN_FILE)) {
+  if (tag !== SHARED) {
     for (const fd of fds) binding.closeFd(fd);
-    return deserialize(body);
-  }
-  if (tag !== SHARED && tag !== (SHARED | IN_FILE)) {
-    for (const fd of fds) binding.closeFd(fd);
+    if (tag === BUFFER) return body;
+    if (tag === STRING) return body.toString('utf8');
+    if (tag === PLAIN) return deserialize(body);
     throw mpError('ERR_MP_PROTOCOL', 'not a message sent by Connection.send() (use recvBytes() for raw bytes)');
   }
   let envelope: Envelope;
