@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { AuthenticationError, Client, Listener } from 'posix-mp';
+import { AuthenticationError, Client, Listener, Value } from 'posix-mp';
 import { killAll, waitForLine, within } from './helpers.js';
 
 const peer = fileURLToPath(new URL('./peers/connection_peer.py', import.meta.url));
@@ -207,6 +207,29 @@ describe.each(pythons())('Node with a Python peer (%s)', (python) => {
       conn.sendBytes(Buffer.from('bye'));
       conn.close();
       expect((await done).code).toBe(0);
+    } finally {
+      listener.close();
+    }
+  });
+});
+
+describe('what travels over TCP', () => {
+  it('large objects go inline; anonymous shared objects are refused with a clear error (no descriptors over TCP)', async () => {
+    const listener = new Listener({ host: '127.0.0.1', port: 0 }, { authkey: key });
+    try {
+      const { port } = listener.address as { port: number };
+      const [server, client] = await Promise.all([
+        listener.accept({ timeout: LONG }),
+        Client({ host: '127.0.0.1', port }, { authkey: key }),
+      ]);
+      const big = { data: new Uint8Array(1024 * 1024).fill(3) };
+      client.send(big);
+      expect(await server.recv({ timeout: LONG })).toEqual(big);
+      const value = new Value('i', 1);
+      expect(() => client.send({ value })).toThrow(expect.objectContaining({ code: 'ERR_MP_TRANSFER' }));
+      value.close();
+      server.close();
+      client.close();
     } finally {
       listener.close();
     }

@@ -101,6 +101,8 @@ function byteRange(buf: unknown, offset: unknown, size: unknown): Uint8Array {
 export class Connection {
   readonly #fd: number;
   readonly #socket: boolean;
+  /** An AF_UNIX socket: descriptors (and so anonymous shared objects and Connections) can travel. */
+  readonly #passesFds: boolean;
   readonly #readable: boolean;
   readonly #writable: boolean;
   #closed = false;
@@ -141,6 +143,7 @@ export class Connection {
     }
     const stat = fstatSync(fd);
     this.#socket = stat.isSocket();
+    this.#passesFds = this.#socket && binding.isUnixSocket(fd);
     if (!this.#socket && !stat.isFIFO()) throw mpError('ERR_INVALID_ARG_VALUE', `descriptor ${fd} is not a socket or pipe`);
     binding.setNonBlocking(fd);
     this.#fd = fd;
@@ -173,7 +176,7 @@ export class Connection {
    */
   send(obj: unknown): void {
     this.#checkWritable();
-    const { payload, fds, owned } = encodeMessage(obj, this.#socket);
+    const { payload, fds, owned } = encodeMessage(obj, this.#passesFds);
     this.#sendFrame(payload, fds, owned, false);
   }
 

@@ -47,10 +47,10 @@ export interface EncodedMessage {
 }
 
 /**
- * Encodes `value` for a frame. `overSocket`: descriptors can be attached (else anonymous shared objects and
- * Connections are refused: a pipe cannot carry them).
+ * Encodes `value` for a frame. `passesFds`: descriptors can be attached (an AF_UNIX socket); else anonymous
+ * shared objects and Connections are refused (a pipe or TCP cannot carry them), and large messages go inline.
  */
-export function encodeMessage(value: unknown, overSocket: boolean): EncodedMessage {
+export function encodeMessage(value: unknown, passesFds: boolean): EncodedMessage {
   let tag: number;
   let body: Uint8Array;
   let fds: number[] = [];
@@ -67,10 +67,10 @@ export function encodeMessage(value: unknown, overSocket: boolean): EncodedMessa
       tag = PLAIN;
       body = serialize(encoded);
     } else {
-      if (out.files.length > 0 && !overSocket) {
+      if (out.files.length > 0 && !passesFds) {
         throw mpError(
           'ERR_MP_TRANSFER',
-          'anonymous shared objects and Connections cannot be sent over a one-way pipe (their descriptors need a socket): use Pipe() or named objects',
+          'anonymous shared objects and Connections can only be sent over a Unix socket (Pipe(), or a Listener/Client on a path), not a one-way pipe or TCP: their descriptors must travel; use named objects',
         );
       }
       if (out.files.length > MAX_FDS - 1) {
@@ -82,7 +82,7 @@ export function encodeMessage(value: unknown, overSocket: boolean): EncodedMessa
       fds = out.files.map((f) => f.fd);
     }
   }
-  if (overSocket && body.length > IN_FILE_THRESHOLD) {
+  if (passesFds && body.length > IN_FILE_THRESHOLD) {
     const memfd = binding.memfdCreate('posix-mp-message');
     try {
       for (let done = 0; done < body.length; ) done += writeSync(memfd, body, done, body.length - done, done);

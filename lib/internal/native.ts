@@ -126,6 +126,7 @@ export interface Binding {
   pipe(): [number, number];
   setNonBlocking(fd: number): void;
   dupFd(fd: number): number;
+  isUnixSocket(fd: number): boolean;
   /** Bytes read; 0 at end of stream; -1 if none now. Received descriptors are pushed to `fdsOut`. */
   readStream(fd: number, target: Uint8Array, offset: number, length: number, isSocket: boolean, fdsOut: number[]): number;
   /** Bytes written (maybe fewer); -1 if the stream is full now. `fds` go with the first byte. */

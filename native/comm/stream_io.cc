@@ -52,6 +52,14 @@ Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// isUnixSocket(fd): whether descriptors can travel through it (AF_UNIX; TCP cannot carry SCM_RIGHTS).
+Napi::Value IsUnixSocket(const Napi::CallbackInfo& info) {
+  int domain = -1;
+  socklen_t length = sizeof(domain);
+  const bool unix_socket = getsockopt(ArgInt32(info, 0), SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 && domain == AF_UNIX;
+  return Napi::Boolean::New(info.Env(), unix_socket);
+}
+
 // dupFd(fd) -> a close-on-exec duplicate: a queued write keeps the descriptors it carries alive with it.
 Napi::Value DupFd(const Napi::CallbackInfo& info) {
   const int fd = fcntl(ArgInt32(info, 0), F_DUPFD_CLOEXEC, 0);
@@ -191,6 +199,7 @@ void InitStreamIo(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
+  exports.Set("isUnixSocket", Napi::Function::New(env, IsUnixSocket, "isUnixSocket"));
   exports.Set("readStream", Napi::Function::New(env, ReadStream, "readStream"));
   exports.Set("writeStream", Napi::Function::New(env, WriteStream, "writeStream"));
   exports.Set("pollFd", Napi::Function::New(env, PollFd, "pollFd"));
