@@ -95,15 +95,21 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   static void OnEvent(uv_poll_t* poll, int status, int events) {
     FdWatcher* self = reinterpret_cast<Handle*>(poll)->owner;
     if (self == nullptr) return;
-    Napi::Env env = self->Env();
-    Napi::HandleScope scope(env);
-    try {
-      // MakeCallback: the promise reactions the callback triggers run right after it.
-      self->callback_.MakeCallback(env.Global(), {Napi::Number::New(env, status), Napi::Number::New(env, events)},
-                                   *self->context_);
-    } catch (const Napi::Error& error) {
-      napi_fatal_exception(env, error.Value());
+    napi_env env = self->Env();
+    Napi::HandleScope scope(self->Env());
+    // Raw N-API, not node-addon-api's exceptions: while a worker_thread is being terminated, JS cannot run,
+    // the call fails, and making an Error object for it would fail too (a fatal error).
+    napi_value argv[2];
+    napi_value global;
+    napi_value result;
+    if (napi_create_int32(env, status, &argv[0]) != napi_ok || napi_create_int32(env, events, &argv[1]) != napi_ok ||
+        napi_get_global(env, &global) != napi_ok) {
+      return;
     }
+    // MakeCallback: the promise reactions the callback triggers run right after it.
+    if (napi_make_callback(env, *self->context_, global, self->callback_.Value(), 2, argv, &result) == napi_ok) return;
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
   }
 
   Handle* handle_ = nullptr;
