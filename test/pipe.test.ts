@@ -2,6 +2,7 @@
 // fixtures/pipe-targets.mjs), Python's framing on the wire, shared handles and Connections inside messages,
 // 64 MiB both ways without deadlock, EOF, poll, AbortSignal, and 1,000 pending recvs that leave libuv's
 // thread pool alone.
+import { spawn } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { activeChildren, Connection, Lock, Pipe, Process, Value } from 'posix-mp';
+import { within } from './helpers.js';
 
 const targets = new URL('./fixtures/pipe-targets.mjs', import.meta.url);
 /** Generous: the machine is loaded. Only turns a hang into a failure. */
@@ -136,6 +138,48 @@ describe('Pipe() within one process', () => {
       a.close();
       b.close();
     }
+  });
+
+  it('a message with shared objects that has to wait keeps them: the sender may close its handles at once', async () => {
+    const [a, b] = Pipe();
+    try {
+      a.sendBytes(Buffer.alloc(4 * MiB)); // fills the socket: what follows waits in this process
+      const value = new Value('i', 41);
+      a.send({ value });
+      value.close();
+      expect((await b.recvBytes()).length).toBe(4 * MiB);
+      const { value: received } = (await b.recv()) as { value: Value<number> };
+      received.value += 1;
+      expect(received.value).toBe(42);
+      received.close();
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('a worker_thread with a pending recv and unwritten output terminates cleanly', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { Worker } from 'node:worker_threads';
+         const w = new Worker(\`
+           import { Pipe } from 'posix-mp';
+           import { parentPort } from 'node:worker_threads';
+           const [a, b] = Pipe();
+           b.recv().catch(() => {});
+           a.sendBytes(Buffer.alloc(8 * 1024 * 1024));
+           parentPort.postMessage('ready');\`, { eval: true });
+         w.on('message', async () => { await w.terminate(); console.log('terminated'); });`,
+      ],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const result = await within(child, LONG);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('terminated\n');
   });
 
   it('poll and pollAsync: false while nothing is there (after the timeout), true once a message is', async () => {
@@ -282,6 +326,22 @@ describe('Connections between processes', () => {
       expect(got.length).toBe(64 * MiB);
       expect(got[0]).toBe(0x5a);
       expect(got[got.length - 1]).toBe(1);
+    } finally {
+      mine.close();
+    }
+  });
+
+  it('a child whose sendBytes could not be written at once stays alive until the event loop wrote it all', async () => {
+    const [mine, theirs] = Pipe();
+    const p = start('sendBytesAndReturn', [theirs, 16 * MiB]);
+    theirs.close();
+    try {
+      // Read only after a while: the child's target has long returned by then.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const got = await mine.recvBytes({ timeout: LONG });
+      expect(got.length).toBe(16 * MiB);
+      expect(got[got.length - 1]).toBe(2);
+      await joined(p);
     } finally {
       mine.close();
     }
