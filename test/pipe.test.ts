@@ -195,6 +195,9 @@ describe('Pipe() within one process', () => {
       expect(b.poll(Infinity)).toBe(true);
       expect(await b.recv()).toBe('x');
       expect(b.poll(0)).toBe(false);
+      const aborted = AbortSignal.abort();
+      await expect(b.pollAsync({ signal: aborted })).rejects.toBe(aborted.reason);
+      await expect(b.recv({ signal: aborted })).rejects.toBe(aborted.reason);
     } finally {
       a.close();
       b.close();

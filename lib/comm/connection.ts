@@ -231,18 +231,19 @@ export class Connection {
   pollAsync(options?: AsyncWaitOptions): Promise<boolean> {
     try {
       this.#checkReadable();
+      const { timeoutMs, signal } = parseAsyncWait(options);
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      if (this.#readers.length === 0 && this.#inputReady()) return Promise.resolve(true);
+      if (timeoutMs === 0) return Promise.resolve(false);
+      return this.#wait<boolean>(
+        signal,
+        timeoutMs,
+        (resolve) => (this.#inputReady() ? (resolve(true), true) : false),
+        (resolve) => resolve(false),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
-    const { timeoutMs, signal } = parseAsyncWait(options);
-    if (this.#readers.length === 0 && this.#inputReady()) return Promise.resolve(true);
-    if (timeoutMs === 0) return Promise.resolve(false);
-    return this.#wait<boolean>(
-      signal,
-      timeoutMs,
-      (resolve) => (this.#inputReady() ? (resolve(true), true) : false),
-      (resolve) => resolve(false),
-    );
   }
 
   /**
