@@ -28,8 +28,12 @@ const POLLIN = 1;
 const POLLOUT = 4;
 const UV_READABLE = 1;
 const UV_WRITABLE = 2;
-/** The receive buffer; a message longer than half of it is read straight into a buffer of its own. */
-const RECEIVE_BUFFER = 256 * 1024;
+/**
+ * The receive buffer, allocated at the first read; a message longer than half of it is read straight into
+ * a buffer of its own.
+ */
+const RECEIVE_BUFFER = 64 * 1024;
+const NO_BUFFER = Buffer.alloc(0);
 /** Frames up to this size are written header and body together (as Python does up to 16 KiB). */
 const JOIN_LIMIT = 64 * 1024;
 /** One write(2) at most (the addon takes 32-bit lengths). */
@@ -113,7 +117,7 @@ export class Connection {
   // descriptors that arrived, each with the stream position just after the read that brought it — which lies
   // inside the message it was sent with (its sender attached it to that message's first byte, and a read
   // ends at most at the end of the bytes it was attached to).
-  #buffer = Buffer.allocUnsafe(RECEIVE_BUFFER);
+  #buffer = NO_BUFFER;
   #start = 0;
   #end = 0;
   #long: { body: Buffer; filled: number } | undefined;
@@ -256,7 +260,7 @@ export class Connection {
     const readers = this.#readers.splice(0);
     for (const reader of readers) reader.fail(closedError('Connection'));
     this.#dropReceived();
-    this.#buffer = Buffer.alloc(0);
+    this.#buffer = NO_BUFFER;
     this.#long = undefined;
     if (this.#pending.length === 0) this.#closeFd();
     else this.#updateWatch();
@@ -434,6 +438,7 @@ export class Connection {
           continue;
         }
       }
+      if (this.#buffer === NO_BUFFER) this.#buffer = Buffer.allocUnsafe(RECEIVE_BUFFER);
       if (this.#start > 0) {
         this.#buffer.copy(this.#buffer, 0, this.#start, this.#end);
         this.#end -= this.#start;
