@@ -3,6 +3,9 @@
 
 #include "sync/atomics.h"
 #include "comm/fd_passing.h"
+#include "comm/fd_watch.h"
+#include "comm/socket.h"
+#include "comm/stream_io.h"
 #include "sync/lock.h"
 #include "memory/mapping.h"
 #include "memory/mirror.h"
@@ -31,6 +34,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAtomics(env, exports);
   InitLock(env, exports);
   InitFdPassing(env, exports);
+  InitFdWatch(env, exports);
+  InitStreamIo(env, exports);
+  InitSocket(env, exports);
   InitProcess(env, exports);
   return exports;
 }
