@@ -39,6 +39,14 @@ afterAll(() => {
   for (const p of activeChildren()) p.kill();
 });
 
+/** locate-tasks.mjs, imported here as a receiver imports it: compare what arrives by behaviour, not identity. */
+interface Tasks {
+  Point: new (x: number, y: number) => { x: number; y: number; norm(): number };
+  work: Function;
+}
+const tasksModule = (): Promise<Tasks> => import(new URL('./fixtures/locate-tasks.mjs', import.meta.url).href) as Promise<Tasks>;
+type Arrived = { point: { norm(): number; constructor: Function }; again: unknown; fn: Function };
+
 describe('Pipe() within one process', () => {
   it('sends values both ways, in order, with the async and Sync forms', async () => {
     const [a, b] = Pipe();
@@ -277,6 +285,35 @@ describe('Pipe() within one process', () => {
     }
   });
 
+  it('values travel as in Process args: class instances keep their class, functions go by reference, identity is kept', async () => {
+    const { Point, work } = await tasksModule();
+    const point = new Point(3, 4);
+    const [a, b] = Pipe();
+    const [reader, writer] = Pipe(false);
+    try {
+      for (const [from, to] of [[a, b], [writer, reader]] as const) {
+        from.send({ point, again: point, fn: work });
+        from.send({ point, again: point, fn: work });
+        for (const got of [(await to.recv()) as Arrived, to.recvSync() as Arrived]) {
+          expect(got.point.constructor.name).toBe('Point');
+          expect(got.point.norm()).toBe(5);
+          expect(got.again).toBe(got.point);
+          expect(got.fn.name).toBe('work');
+        }
+      }
+      // What cannot travel is refused before anything is sent, named by its path.
+      expect(() => a.send({ list: [1, () => 2] })).toThrow(
+        expect.objectContaining({ code: 'ERR_MP_NOT_CLONEABLE', message: expect.stringMatching(/^obj\.list\[1\] cannot be sent/) }),
+      );
+      expect(() => a.send({ map: new WeakMap() })).toThrow(
+        expect.objectContaining({ code: 'ERR_MP_NOT_CLONEABLE', message: expect.stringMatching(/^obj\.map \(WeakMap\) cannot be sent/) }),
+      );
+      expect(b.poll()).toBe(false);
+    } finally {
+      for (const conn of [a, b, reader, writer]) conn.close();
+    }
+  });
+
   it('Pipe(duplex) validates its argument', () => {
     expect(() => Pipe('yes' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
@@ -292,6 +329,25 @@ describe('Connections between processes', () => {
         mine.send({ i });
         expect(await mine.recv({ timeout: LONG })).toEqual({ echo: { i } });
       }
+    } finally {
+      mine.close();
+    }
+    await joined(p);
+  });
+
+  it('a class instance and a function go to a child and come back: the child imports their module', async () => {
+    const { Point, work } = await tasksModule();
+    const [mine, theirs] = Pipe();
+    const p = start('echo', [theirs]);
+    theirs.close();
+    try {
+      const point = new Point(6, 8);
+      mine.send({ point, again: point, fn: work });
+      const { echo } = (await mine.recv({ timeout: LONG })) as { echo: Arrived };
+      expect(echo.point.constructor.name).toBe('Point');
+      expect(echo.point.norm()).toBe(10);
+      expect(echo.again).toBe(echo.point);
+      expect(echo.fn.name).toBe('work');
     } finally {
       mine.close();
     }
