@@ -4,6 +4,9 @@
       "target_name": "posix_mp",
       "sources": [
         "native/comm/fd_passing.cc",
+        "native/comm/fd_watch.cc",
+        "native/comm/socket.cc",
+        "native/comm/stream_io.cc",
         "native/core/addon.cc",
         "native/core/background_thread.cc",
         "native/core/deadline.cc",

@@ -22,3 +22,9 @@ export type { OpenSharedDataOptions, SharedDataOptions } from './shared/typed_st
 export type { Element, ElementOf, InputOf, Typecode } from './shared/typecodes.js';
 export { RawValue, Value, type ValueConstructor } from './shared/value.js';
 export type { AsyncWaitOptions, SyncWaitOptions } from './internal/wait.js';
+export { Connection, type ConnectionOptions, type RecvBytesOptions } from './comm/connection.js';
+export { Pipe } from './comm/pipe.js';
+export type { Address, AuthOptions, TcpAddress } from './comm/address.js';
+export { AuthenticationError } from './comm/authkey.js';
+export { Client, type ClientOptions } from './comm/client.js';
+export { Listener, type ListenerOptions } from './comm/listener.js';

@@ -52,6 +52,30 @@ export function decodeFrameHeader(bytes: Uint8Array, offset = 0): { length: numb
   return { length: Number(long), headerSize: 12 };
 }
 
+/**
+ * A new memory file (memfd) holding `bytes`, to pass instead of a body too large to write without waiting
+ * for the reader. The descriptor is the caller's to close.
+ */
+export function memoryFileOf(bytes: Uint8Array, name: string): number {
+  const memfd = binding.memfdCreate(name);
+  try {
+    for (let done = 0; done < bytes.length; ) done += writeSync(memfd, bytes, done, bytes.length - done, done);
+  } catch (error) {
+    binding.closeFd(memfd);
+    throw error;
+  }
+  return memfd;
+}
+
+/** The content of a memory file received in place of a body; closes its descriptor. */
+export function readMemoryFile(memfd: number): Buffer {
+  try {
+    return readFileSync(memfd);
+  } finally {
+    binding.closeFd(memfd);
+  }
+}
+
 /** Largest body sent inside the message: SOCK_SEQPACKET messages must fit in the socket buffer (~208 KiB). */
 const INLINE_LIMIT = 60 * 1024;
 /** The descriptor count that follows the length header. */
@@ -78,9 +102,8 @@ export function writeFrame(channel: number, bytes: Uint8Array, fds: readonly num
   if (bytes.length <= INLINE_LIMIT) {
     binding.sendMessage(channel, Buffer.concat([header, count, bytes]), rest.splice(0, max));
   } else {
-    const memfd = binding.memfdCreate('posix-mp-frame');
+    const memfd = memoryFileOf(bytes, 'posix-mp-frame');
     try {
-      for (let done = 0; done < bytes.length; ) done += writeSync(memfd, bytes, done, bytes.length - done, done);
       binding.sendMessage(channel, Buffer.concat([header, count]), [memfd, ...rest.splice(0, max - 1)]);
     } finally {
       binding.closeFd(memfd);
@@ -105,12 +128,7 @@ export function readFrame(channel: number): Frame | null {
     if (first.bytes.length === start + header.length) {
       bytes = first.bytes.subarray(start);
     } else if (first.bytes.length === start && fds.length > 0) {
-      const memfd = fds.shift()!;
-      try {
-        bytes = readFileSync(memfd);
-      } finally {
-        binding.closeFd(memfd);
-      }
+      bytes = readMemoryFile(fds.shift()!);
       if (bytes.length !== header.length) throw mpError('ERR_MP_PROTOCOL', 'a frame body is truncated');
     } else {
       throw mpError('ERR_MP_PROTOCOL', 'malformed frame');

@@ -17,7 +17,8 @@
  *   receiver opens it; an anonymous one lives in memfd memory (arena.ts) that has no name anywhere, so the
  *   file's descriptor travels with the message (SCM_RIGHTS, framing.ts) and the receiver maps it. A block
  *   passed this way is never reused by either side's arena (`markPassed`): the other process may use it as
- *   long as it lives.
+ *   long as it lives. An object whose class describes a `descriptor` (a Connection's socket) has that
+ *   descriptor passed as it is: the receiver's copy belongs to the revived object.
  *
  * Sending: `const out = new Outgoing(); const data = out.encode(value, 'item')`, then serialize `data` with
  * {@link serializeEncoded} and send it with `out.reduced()` and the descriptors of `out.files`. Receiving:
@@ -51,6 +52,11 @@ export interface SharedDescription {
   name: string;
   /** Anonymous objects: where they live. The file's descriptor is passed; the block is never reused. */
   memory?: Block | undefined;
+  /**
+   * A descriptor that travels as it is (a Connection's socket): the receiver gets its own copy, owned by the
+   * revived object.
+   */
+  descriptor?: number | undefined;
   /**
    * Anything else the class needs to rebuild the handle (structured-cloneable), e.g. a bound. Shared objects
    * in it (a Condition's lock) travel too, and are revived before this object.
@@ -113,19 +119,34 @@ const SHARED = '\u0000posix-mp.shared';
 const REFERENCE = '\u0000posix-mp.reference';
 const FIELDS = '\u0000posix-mp.fields';
 
-/** A description as it travels: its memory file replaced by an index into the message's descriptor list. */
+/**
+ * A description as it travels: its memory file, and its descriptor passed as it is, replaced by indexes into
+ * the message's descriptor list.
+ */
 export interface WireDescription {
   kind: string;
   name: string;
   memory?: { file: number; offset: number; size: number };
+  /** Index of a descriptor passed as it is. */
+  descriptor?: number;
   params?: unknown;
 }
+
+/** A descriptor that goes with a message: a memory file's, or one passed as it is (a Connection's socket). */
+export interface PassedFile {
+  /** Unique across processes (a memory file that arrives twice is mapped once). */
+  readonly id: string;
+  readonly fd: number;
+}
+
+/** Numbers the descriptors this process passes as they are, for their ids. */
+let passedDescriptors = 0;
 
 /** What a receiver needs, besides the encoded values and the descriptors, to decode them. Cloneable. */
 export interface Reduced {
   /** The shared objects, in the order they are revived. */
   shared: WireDescription[];
-  /** Ids of the memory files whose descriptors travel with the message, in order. */
+  /** Ids of the descriptors that travel with the message (memory files' and passed ones), in order. */
   fileIds: string[];
   /** The functions and classes the values refer to, to import before decoding. */
   references: Locator[];
@@ -151,7 +172,7 @@ const warned = new WeakSet<Function>();
  */
 export class Outgoing {
   readonly descriptions: WireDescription[] = [];
-  readonly files: MemoryFile[] = [];
+  readonly files: PassedFile[] = [];
   readonly references: Locator[] = [];
   readonly #indexes = new Map<object, number>();
   readonly #fileIndexes = new Map<string, number>();
@@ -248,7 +269,7 @@ export class Outgoing {
   #add(object: object, type: TransferType<object>): number {
     const known = this.#indexes.get(object);
     if (known !== undefined) return known;
-    const { name, memory, params } = type.describe(object);
+    const { name, memory, descriptor, params } = type.describe(object);
     // Encoding the params adds the shared objects among them first: the child revives them before this one.
     let encodedParams: unknown;
     try {
@@ -266,6 +287,9 @@ export class Outgoing {
         this.#fileIndexes.set(memory.file.id, file);
       }
       wire.memory = { file, offset: memory.offset, size: memory.size };
+    }
+    if (descriptor !== undefined) {
+      wire.descriptor = this.files.push({ id: `fd.${process.pid}.${passedDescriptors++}`, fd: descriptor }) - 1;
     }
     const index = this.descriptions.push(wire) - 1;
     this.#indexes.set(object, index);
@@ -379,8 +403,9 @@ class ReceivedFile implements MemoryFile {
 const receivedFiles = new Map<string, ReceivedFile>();
 
 /**
- * Revives the shared objects a sender described (`functions`: its references, loaded). `fileIds[i]` is the id of the file whose descriptor is
- * `fds[i]`; this takes ownership of the descriptors.
+ * Revives the shared objects a sender described (`functions`: its references, loaded). `fileIds[i]` is the
+ * id of the descriptor `fds[i]`: a memory file's, mapped here, or one passed as it is, handed to `revive`.
+ * This takes ownership of the descriptors.
  */
 export function reviveShared(
   descriptions: readonly WireDescription[],
@@ -388,7 +413,9 @@ export function reviveShared(
   fds: readonly number[],
   functions: readonly Function[] = [],
 ): object[] {
+  const passedAsIs = new Set(descriptions.map((wire) => wire.descriptor));
   const files = fileIds.map((id, i) => {
+    if (passedAsIs.has(i)) return undefined;
     const known = receivedFiles.get(id);
     if (known) {
       binding.closeFd(fds[i]!);
@@ -408,7 +435,8 @@ export function reviveShared(
       markPassed(memory);
     }
     // Shared objects in the params precede this one in the list (Outgoing.#add), so they exist already.
-    objects.push(type.revive({ name: wire.name, memory, params: decode(wire.params, objects, functions) }));
+    const descriptor = wire.descriptor === undefined ? undefined : fds[wire.descriptor];
+    objects.push(type.revive({ name: wire.name, memory, descriptor, params: decode(wire.params, objects, functions) }));
   }
   return objects;
 }
@@ -475,14 +503,26 @@ function isPlaceholder(value: object, ...keys: string[]): boolean {
  * (taking ownership of `fds`, the message's descriptors), and returns the decoder of its encoded values.
  */
 export async function receive(reduced: Reduced, fds: readonly number[]): Promise<(value: unknown) => unknown> {
-  const functions = await loadReferences(reduced.references);
+  let functions: Function[];
+  try {
+    functions = await loadReferences(reduced.references);
+  } catch (error) {
+    for (const fd of fds) binding.closeFd(fd);
+    throw error;
+  }
   const objects = reviveShared(reduced.shared, reduced.fileIds, fds, functions);
   return (value) => decode(value, objects, functions);
 }
 
 /** {@link receive} for receivers that cannot wait (ES modules are loaded with require()). */
 export function receiveSync(reduced: Reduced, fds: readonly number[]): (value: unknown) => unknown {
-  const functions = loadReferencesSync(reduced.references);
+  let functions: Function[];
+  try {
+    functions = loadReferencesSync(reduced.references);
+  } catch (error) {
+    for (const fd of fds) binding.closeFd(fd);
+    throw error;
+  }
   const objects = reviveShared(reduced.shared, reduced.fileIds, fds, functions);
   return (value) => decode(value, objects, functions);
 }

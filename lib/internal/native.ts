@@ -38,6 +38,15 @@ export interface NativeSemaphore {
   close(): void;
 }
 
+/**
+ * A descriptor watched on the event loop (native/comm/fd_watch.cc). `start(events)`: UV_READABLE 1,
+ * UV_WRITABLE 2, 0 stops; level-triggered. `close()` before closing the descriptor.
+ */
+export interface NativeFdWatcher {
+  start(events: number): void;
+  close(): void;
+}
+
 /** What `spawn`/`daemonize` execute (`ExecPlan` in native/process/fork_exec.h), built by lib/posix/spawn.ts. */
 export interface SpawnRequest {
   /** The program as the user named it, for error messages. */
@@ -114,6 +123,25 @@ export interface Binding {
   receiveMessage(fd: number, maxBytes: number): { bytes: Buffer; fds: number[] } | null;
   maxFdsPerMessage: number;
   closeOnExec(fd: number): void;
+  streamPair(): [number, number];
+  pipe(): [number, number];
+  setNonBlocking(fd: number): void;
+  dupFd(fd: number): number;
+  isUnixSocket(fd: number): boolean;
+  /** Bytes read; 0 at end of stream; -1 if none now. Received descriptors are pushed to `fdsOut`. */
+  readStream(fd: number, target: Uint8Array, offset: number, length: number, isSocket: boolean, fdsOut: number[]): number;
+  /** Bytes written (maybe fewer); -1 if the stream is full now. `fds` go with the first byte. */
+  writeStream(fd: number, source: Uint8Array, offset: number, length: number, isSocket: boolean, fds: number[] | undefined): number;
+  /** poll(2) on one descriptor: the ready events (POLLIN 1, POLLOUT 4, POLLERR 8, POLLHUP 16), 0 on timeout. */
+  pollFd(fd: number, events: number, timeoutMs: number): number;
+  FdWatcher: new (fd: number, callback: (status: number, events: number) => void) => NativeFdWatcher;
+  listen(where: string, port: number | undefined, backlog: number): number;
+  accept(fd: number): number;
+  connect(where: string, port: number | undefined): number;
+  connectResult(fd: number): number;
+  noDelay(fd: number): void;
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  localPort(fd: number): number;
   setParentDeathSignal(signal: number): void;
   exitNow(code: number, reportFd?: number): never;
   /** sizeof/offsetof of posix_mp.h's structs and its constants (native/core/layout.cc), see layout.ts. */

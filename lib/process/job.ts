@@ -1,16 +1,15 @@
 /**
  * The job: everything a child needs to become a Process, built by `start()` and read by the bootstrap
  * (child.ts). It is one `v8.serialize`d frame on the job channel (framing.ts), its values reduced
- * (reduction.ts) with the descriptors of their memory files attached.
+ * (reduction.ts) with the descriptors they pass attached.
  */
 import { deserialize, serialize } from 'node:v8';
 
-import type { MemoryFile } from '../shared/arena.js';
 import type { Locator } from '../comm/location.js';
 import { mpError } from '../internal/errors.js';
 import { binding } from '../internal/native.js';
 import { readFrame, writeFrame } from '../comm/framing.js';
-import { Outgoing, serializeEncoded, type Reduced } from '../comm/reduction.js';
+import { Outgoing, serializeEncoded, type PassedFile, type Reduced } from '../comm/reduction.js';
 
 /** Everything a child needs to become a Process. */
 export interface Job {
@@ -46,7 +45,7 @@ export interface JobSource {
  * Builds and serializes a job. A part that cannot travel is named by its path (`args[1].sock`,
  * `fields.cache`) in an ERR_MP_NOT_CLONEABLE error.
  */
-export function encodeJob(source: JobSource): { body: Buffer; files: MemoryFile[] } {
+export function encodeJob(source: JobSource): { body: Buffer; files: PassedFile[] } {
   const out = new Outgoing();
   const args = out.encode(source.args, 'args');
   const fields = source.processClass ? out.encode(source.processClass.fields, 'this') : undefined;
@@ -76,7 +75,7 @@ export function encodeJob(source: JobSource): { body: Buffer; files: MemoryFile[
 }
 
 /** Sends a serialized job and the descriptors of `files`; never blocks for the job's size. */
-export function sendJob(channel: number, body: Buffer, files: readonly MemoryFile[]): void {
+export function sendJob(channel: number, body: Buffer, files: readonly PassedFile[]): void {
   writeFrame(channel, body, files.map((f) => f.fd));
 }
 

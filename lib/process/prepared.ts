@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { mpError } from '../internal/errors.js';
 import { binding } from '../internal/native.js';
 import { sendJob } from './job.js';
-import type { MemoryFile } from '../shared/arena.js';
+import type { PassedFile } from '../comm/reduction.js';
 import { validateInteger } from '../internal/validate.js';
 
 /** The job channel's descriptor number in the child. */
@@ -151,7 +151,7 @@ export class Interpreter {
    * the child sends just before `_exit()` (child.ts), so that `join()` need not wait the milliseconds the
    * kernel takes to tear a Node process down before reaping it.
    */
-  send(job: Buffer, files: readonly MemoryFile[]): void {
+  send(job: Buffer, files: readonly PassedFile[]): void {
     if (this.#channel === undefined) throw mpError('ERR_MP_PROTOCOL', 'the interpreter already has a job');
     try {
       sendJob(this.#channel, job, files);

@@ -1,15 +1,18 @@
 // Entry point: registers each concept's bindings and the environment's waiter threads.
 #include "core/addon.h"
 
-#include "sync/atomics.h"
 #include "comm/fd_passing.h"
+#include "comm/fd_watch.h"
+#include "comm/socket.h"
+#include "comm/stream_io.h"
 #include "core/layout.h"
-#include "sync/lock.h"
 #include "memory/mapping.h"
 #include "memory/mirror.h"
-#include "process/process.h"
-#include "sync/semaphore.h"
 #include "memory/shm.h"
+#include "process/process.h"
+#include "sync/atomics.h"
+#include "sync/lock.h"
+#include "sync/semaphore.h"
 #include "wait/waiter.h"
 
 namespace pmp {
@@ -33,6 +36,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAtomics(env, exports);
   InitLock(env, exports);
   InitFdPassing(env, exports);
+  InitFdWatch(env, exports);
+  InitStreamIo(env, exports);
+  InitSocket(env, exports);
   InitProcess(env, exports);
   return exports;
 }

@@ -1,5 +1,6 @@
 #include "core/deadline.h"
 
+#include <climits>
 #include <cmath>
 #include <cstdint>
 
@@ -46,6 +47,15 @@ Deadline Deadline::CappedAt(double ms) const {
   Deadline capped = FromMs(ms);
   if (!infinite && Before(at, capped.at)) capped.at = at;
   return capped;
+}
+
+int Deadline::RemainingMs() const {
+  if (infinite) return -1;
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const double ms = (at.tv_sec - now.tv_sec) * 1e3 + (at.tv_nsec - now.tv_nsec) / 1e6;
+  if (ms <= 0) return 0;
+  return ms >= INT_MAX ? INT_MAX : static_cast<int>(std::ceil(ms));
 }
 
 }  // namespace pmp

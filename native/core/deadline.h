@@ -15,6 +15,8 @@ struct Deadline {
   bool Passed() const;
   // The earlier of this deadline and now + ms.
   Deadline CappedAt(double ms) const;
+  // Milliseconds left, rounded up, for poll(2): -1 for no deadline, 0 once passed.
+  int RemainingMs() const;
   // Pointer form for syscalls that take NULL for "forever".
   const timespec* Ptr() const { return infinite ? nullptr : &at; }
 };

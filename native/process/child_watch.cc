@@ -7,27 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <climits>
-#include <cmath>
-
 #include "core/errors.h"
 #include "process/spawner.h"
 
 namespace pmp {
-
-namespace {
-
-// Milliseconds until the deadline, rounded up, for poll(2); -1 for none.
-int RemainingMs(const Deadline& deadline) {
-  if (deadline.infinite) return -1;
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  const double ms = (deadline.at.tv_sec - now.tv_sec) * 1e3 + (deadline.at.tv_nsec - now.tv_nsec) / 1e6;
-  if (ms <= 0) return 0;
-  return ms >= INT_MAX ? INT_MAX : static_cast<int>(std::ceil(ms));
-}
-
-}  // namespace
 
 ChildWatches* ChildWatches::Create(Napi::Env env) {
   uv_loop_t* loop = nullptr;
@@ -158,7 +141,7 @@ bool ChildWatches::WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline) 
   for (;;) {
     // poll() ignores a negative descriptor: the report's entry counts only while it is watched.
     pollfd p[2] = {{child->pidfd, POLLIN, 0}, {child->report_open ? child->report_fd : -1, POLLIN, 0}};
-    if (poll(p, 2, RemainingMs(deadline)) < 0 && errno != EINTR) throw SystemError(env, errno, "poll");
+    if (poll(p, 2, deadline.RemainingMs()) < 0 && errno != EINTR) throw SystemError(env, errno, "poll");
     ExitInfo info;
     if (ReapByPidfd(child->pidfd, false, &info)) {
       Finish(child, info, false);
