@@ -294,15 +294,17 @@ describe('Process lifecycle', () => {
 
   it('names processes Process-<n> and reports them with toString()', async () => {
     const a = new Process({ target: target('noop') });
-    const b = new Process({ target: target('noop'), name: 'mine', daemon: true });
+    // b sleeps until terminated: a child that has already exited would show as stopped right after start().
+    const b = new Process({ target: target('sleep'), args: [60_000], name: 'mine', daemon: true });
     const n = Number(a.name.split('-')[1]);
     expect(b.name).toBe('mine');
     expect(new Process().name).toBe(`Process-${n + 2}`);
     expect(String(a)).toBe(`<Process name='${a.name}' initial>`);
     b.start();
     expect(String(b)).toBe(`<Process name='mine' pid=${b.pid} parent=${process.pid} started daemon>`);
+    b.terminate();
     await b.join();
-    expect(String(b)).toMatch(/ stopped exitcode=0 daemon>$/);
+    expect(String(b)).toMatch(/ stopped exitcode=-15 daemon>$/);
   });
 
   it('reports the main process', () => {
