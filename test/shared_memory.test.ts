@@ -135,7 +135,7 @@ describe('SharedMemory', () => {
     const name = uniqueName('shm-empty');
     writeFileSync(`/dev/shm/${name}`, '');
     try {
-      expect(() => SharedMemory.open(name)).toThrow(expect.objectContaining({ code: 'ERR_MP_EMPTY' }));
+      expect(() => SharedMemory.open(name)).toThrow(expect.objectContaining({ code: 'ERR_MP_ZERO_SIZE' }));
       expect(existsSync(`/dev/shm/${name}`)).toBe(true); // not ours to remove
     } finally {
       rmSync(`/dev/shm/${name}`, { force: true });

@@ -113,7 +113,7 @@ function mapNamed(name: string, mode: OpenMode, permissions: number, create: boo
   try {
     if (created) binding.ftruncate(fd, size!);
     const actual = binding.fdSize(fd);
-    if (actual === 0) throw mpError('ERR_MP_EMPTY', `shared memory '${name}' has size 0 and cannot be mapped`);
+    if (actual === 0) throw mpError('ERR_MP_ZERO_SIZE', `shared memory '${name}' has size 0 and cannot be mapped`);
     return binding.map(fd, actual);
   } catch (error) {
     if (created) binding.shmUnlink(posixName);
