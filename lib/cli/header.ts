@@ -1,12 +1,16 @@
 /**
- * Reading a shm object's pmp_header from outside: the CLI inspects objects without the addon and without
- * mapping them (a read of the file's first bytes), so that looking never changes what it looks at.
+ * Reading a shm object's pmp_header from outside: the CLI inspects objects without mapping them (a read of
+ * the file's first bytes), so that looking never changes what it looks at, and without loading the addon,
+ * so that it starts fast and works where the addon does not load.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
-import { HEADER_SIZE, Kind } from '../shared/segment.js';
+// Kind is a const enum: its values are inlined, so this import loads nothing at run time.
+import { Kind } from '../shared/segment.js';
 
-/** `PMP_MAGIC` of native/include/posix_mp.h ("PMP1" in a little-endian word). */
+/** `sizeof(pmp_header)` (`PMP_PAYLOAD_OFFSET`) of native/include/posix_mp.h. */
+const HEADER_SIZE = 32;
+/** `PMP_MAGIC` ("PMP1" in a little-endian word). */
 const MAGIC = 0x31504d50;
 /** `PMP_STATE_READY`: the creator finished initialising. */
 const STATE_READY = 1;
