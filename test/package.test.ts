@@ -58,7 +58,7 @@ describe.skipIf(!process.env.PMP_TEST_PACKAGE)('the packed package', () => {
     for (const example of ['shared-counter.mjs', 'shared-counter-worker.mjs']) {
       cpSync(path.join(root, 'examples', example), path.join(app, example));
     }
-  }, 240_000);
+  }, 600_000);
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
@@ -94,5 +94,5 @@ describe.skipIf(!process.env.PMP_TEST_PACKAGE)('the packed package', () => {
     expect(existsSync(path.join(installed, 'build/Release/posix_mp.node'))).toBe(true);
     const example = await run('node', ['shared-counter.mjs'], app, bareBin);
     expect(example.stdout).toContain('20000');
-  }, 240_000);
+  }, 600_000);
 });
