@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Runs the test suite against the AddressSanitizer + UndefinedBehaviorSanitizer build of the addon.
-# Node itself is not instrumented, so the ASan runtime is preloaded; leak detection is off because Node
-# deliberately leaves memory to the OS at exit.
+# Runs the test suite, then a short soak test (scripts/soak.mjs: processes SIGKILLed at random while they
+# wait, lock and post), against the AddressSanitizer + UndefinedBehaviorSanitizer build of the addon.
+# Node itself is not instrumented, so the ASan runtime is preloaded (child processes inherit it and
+# POSIX_MP_ADDON, so every Node process of the tests and of the soak loads the sanitized addon); leak
+# detection is off because Node deliberately leaves memory to the OS at exit.
+#
+#   npm run test:sanitize                         # the whole suite, then a 1-minute soak
+#   npm run test:sanitize -- test/lock.test.ts    # some test files (arguments go to vitest)
+#   SOAK_MINUTES=0 npm run test:sanitize          # no soak; SOAK_MINUTES=10 for a longer one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build:debug
@@ -10,4 +16,8 @@ export POSIX_MP_ADDON="$PWD/build-cmake/Debug/posix_mp.node"
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-exec npx vitest run "$@"
+npx vitest run "$@"
+if [ "${SOAK_MINUTES:-1}" != 0 ]; then
+  # Survivors' RSS grows by up to ASan's quarantine of freed memory (256 MiB): allow for it.
+  node scripts/soak.mjs --minutes "${SOAK_MINUTES:-1}" --rss-slack-mb 512
+fi
