@@ -5,15 +5,11 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
-// Kind is a const enum: its values are inlined, so this import loads nothing at run time.
-import { Kind } from '../shared/segment.js';
+// layout.ts loads nothing (the addon checks it against the header when it loads): the CLI never loads the addon.
+import { Kind, LAYOUT } from '../internal/layout.js';
 
-/** `sizeof(pmp_header)` (`PMP_PAYLOAD_OFFSET`) of native/include/posix_mp.h. */
-const HEADER_SIZE = 32;
-/** `PMP_MAGIC` ("PMP1" in a little-endian word). */
-const MAGIC = 0x31504d50;
-/** `PMP_STATE_READY`: the creator finished initialising. */
-const STATE_READY = 1;
+const HEADER_SIZE = LAYOUT.pmp_header.sizeof;
+const { PMP_MAGIC: MAGIC, PMP_STATE_READY: STATE_READY } = LAYOUT.constants;
 
 /** The name users give each `pmp_kind`. A kind added to the C header (Pool, Manager, ...) gets its entry here. */
 const KIND_NAMES: Readonly<Record<Kind, string>> = {
@@ -53,16 +49,18 @@ export function readHeader(path: string): PmpHeader | undefined {
     closeSync(fd);
   }
   if (length < HEADER_SIZE) return undefined;
-  // pmp_header: magic, kind, state, version, creator_pid, payload_size, param[2]; native byte order.
+  // Native byte order, as the creator wrote it.
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, HEADER_SIZE / 4);
-  if (words[0] !== MAGIC) return undefined;
-  const kind = words[1]!;
+  const word = (offset: number): number => words[offset / 4]!;
+  const h = LAYOUT.pmp_header;
+  if (word(h.magic) !== MAGIC) return undefined;
+  const kind = word(h.kind);
   return {
     kind: KIND_NAMES[kind as Kind] ?? `unknown kind ${kind}`,
-    ready: words[2] === STATE_READY,
-    version: words[3]!,
-    creatorPid: words[4]!,
-    payloadSize: words[5]!,
-    params: [words[6]!, words[7]!],
+    ready: word(h.state) === STATE_READY,
+    version: word(h.version),
+    creatorPid: word(h.creator_pid),
+    payloadSize: word(h.payload_size),
+    params: [word(h.param), word(h.param + 4)],
   };
 }

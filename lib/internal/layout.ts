@@ -2,10 +2,9 @@
  * The byte layout of native/include/posix_mp.h, as the TypeScript side uses it: its one copy here, checked at
  * load against `binding.layout` — the sizeof/offsetof of every struct and field and the header's constants,
  * computed by the compiler from the header itself (native/core/layout.cc) — so a header change not made here
- * fails at import with a clear error instead of corrupting shared memory.
- * @internal
+ * fails at import with a clear error instead of corrupting shared memory (the check runs in native.ts, as the
+ * addon loads: this module loads nothing, so the CLI reads headers with it without loading the addon).
  */
-import { binding } from './native.js';
 
 /** `enum pmp_kind` of the C header: what kind of object a header describes. */
 export const enum Kind {
@@ -90,5 +89,3 @@ export function checkLayout(actual: Layout): void {
     );
   }
 }
-
-checkLayout(binding.layout);

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { Layout } from './layout.js';
+import { checkLayout, type Layout } from './layout.js';
 
 /** Results of native waits (`WaitStatus` in native/wait/futex.h); negative numbers are `-errno`. */
 export const enum WaitStatus {
@@ -163,3 +163,5 @@ const packageRoot = ((): string => {
 export const binding: Binding = process.env.POSIX_MP_ADDON
   ? require(path.resolve(process.env.POSIX_MP_ADDON))
   : require('node-gyp-build')(packageRoot);
+
+checkLayout(binding.layout);
