@@ -59,8 +59,11 @@ const EXAMPLES = [
 const EXAMPLE_TIMEOUT_MS = 120_000;
 /** How long processes of a finished example get to disappear (daemons die with their parent, at once). */
 const SETTLE_MS = 5_000;
-/** /dev/shm entries an example may create: named objects of examples, and anonymous names (never created). */
-const OWN_SHM = /^(?:sem\.)?(?:posix-mp-example-|mp-)/;
+/**
+ * /dev/shm entries an example may create: the examples' named objects. (Anonymous objects never appear there;
+ * `sem.mp-*` names are Python's, e.g. of a benchmark running beside the demo: not ours to remove.)
+ */
+const OWN_SHM = /^(?:sem\.)?posix-mp-example-/;
 const MARKER = 'POSIX_MP_EXAMPLE_RUN';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
