@@ -140,6 +140,23 @@ describe('Barrier of 5 processes', () => {
     const here = await waitWith(barrier, others);
     expect([...indexes(await Promise.all(others)), here].sort()).toEqual([0, 1, 2]);
   });
+  it('a timeout is honoured while the previous round cannot finish draining (a party stopped inside wait)', async () => {
+    const barrier = namedBarrier(2, 'barrier-wedged');
+    const stopped = spawnNode(PARTY, [barrier.name, 'sync', '1', '']);
+    const result = finished(stopped);
+    try {
+      await until(() => barrier.nWaiting === 1, 'the other party waits', { explain: () => partiesOutput([result]) });
+      // Stopped in its futex wait, it can neither see the release nor leave the round: the round drains forever.
+      process.kill(stopped.pid!, 'SIGSTOP');
+      expect(barrier.waitSync({ timeout: 10_000 })).toBe(1);
+      expect(() => barrier.waitSync({ timeout: 200 })).toThrow(BrokenBarrierError);
+      await expect(barrier.wait({ timeout: 200 })).rejects.toBeInstanceOf(BrokenBarrierError);
+      expect(barrier.broken).toBe(true);
+    } finally {
+      process.kill(stopped.pid!, 'SIGKILL');
+      await result;
+    }
+  });
 });
 
 describe('Barrier in one process', () => {

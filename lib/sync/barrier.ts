@@ -3,6 +3,7 @@
  * draining, resetting and broken, and a count of the parties inside `wait()` — on fields in shared memory
  * (`pmp_barrier` in native/include/posix_mp.h), guarded by a Lock and a Condition stored in the same object.
  */
+import { deadlineOf, remainingMs } from '../internal/deadline.js';
 import { closedError, invalidArgType, mpError } from '../internal/errors.js';
 import { LAYOUT } from '../internal/layout.js';
 import { validateInteger, validateOptions, validateTimeout } from '../internal/validate.js';
@@ -136,9 +137,11 @@ export class Barrier extends SharedHandle {
       await this.#lock.acquire({ signal: wait.signal });
       try {
         if (this.closed) throw closedError('Barrier');
-        // _enter: block while the barrier drains or resets.
+        // _enter: block while the barrier drains or resets — within the timeout, which covers both phases.
+        const deadline = deadlineOf(wait.timeoutMs);
         while (this.#state === DRAINING || this.#state === RESETTING) {
-          await this.#cond.wait(this.#lock, { timeoutMs: -1, signal: wait.signal });
+          const entered = await this.#cond.wait(this.#lock, { timeoutMs: remainingMs(deadline), signal: wait.signal });
+          if (!entered && (this.#state === DRAINING || this.#state === RESETTING)) this.#enterTimedOut();
         }
         if (this.#state < 0) throw new BrokenBarrierError();
         const index = this.#count;
@@ -149,7 +152,8 @@ export class Barrier extends SharedHandle {
           } else {
             let passed: boolean;
             try {
-              passed = await this.#cond.waitFor(this.#lock, () => this.#state !== FILLING, wait);
+              const timeoutMs = remainingMs(deadline);
+              passed = await this.#cond.waitFor(this.#lock, () => this.#state !== FILLING, { timeoutMs, signal: wait.signal });
             } catch (error) {
               // Aborted or closed: this party is leaving, so the others could never pass.
               this.#break();
@@ -174,13 +178,17 @@ export class Barrier extends SharedHandle {
     const timeoutMs = (options as SyncWaitOptions | undefined)?.timeout === undefined ? this.#timeoutMs : given;
     this.#lock.acquireSync();
     try {
-      while (this.#state === DRAINING || this.#state === RESETTING) this.#cond.waitSync(this.#lock, -1);
+      const deadline = deadlineOf(timeoutMs);
+      while (this.#state === DRAINING || this.#state === RESETTING) {
+        const entered = this.#cond.waitSync(this.#lock, remainingMs(deadline));
+        if (!entered && (this.#state === DRAINING || this.#state === RESETTING)) this.#enterTimedOut();
+      }
       if (this.#state < 0) throw new BrokenBarrierError();
       const index = this.#count;
       this.#count = index + 1;
       try {
         if (index + 1 === this.parties) this.#release();
-        else this.#afterWait(this.#cond.waitForSync(this.#lock, () => this.#state !== FILLING, timeoutMs));
+        else this.#afterWait(this.#cond.waitForSync(this.#lock, () => this.#state !== FILLING, remainingMs(deadline)));
         return index;
       } finally {
         this.#exit();
@@ -231,6 +239,15 @@ export class Barrier extends SharedHandle {
   get broken(): boolean {
     this.assertOpen();
     return Atomics.load(this.#fields, STATE) === BROKEN;
+  }
+
+  /**
+   * The timeout ran out while the previous round was still draining or resetting (a party of it never left —
+   * e.g. its process died inside `wait()`): as a timeout in the round itself does, it breaks the barrier.
+   */
+  #enterTimedOut(): never {
+    this.#break();
+    throw new BrokenBarrierError();
   }
 
   /** The options' timeout, or this handle's default when they give none. */
