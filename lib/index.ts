@@ -22,3 +22,7 @@ export type { OpenSharedDataOptions, SharedDataOptions } from './shared/typed_st
 export type { Element, ElementOf, InputOf, Typecode } from './shared/typecodes.js';
 export { RawValue, Value, type ValueConstructor } from './shared/value.js';
 export type { AsyncWaitOptions, SyncWaitOptions } from './internal/wait.js';
+export { Manager, type ManagedOptions } from './managers/manager.js';
+export { namespaceDict } from './managers/namespace.js';
+export { SharedDict, type DictKey, type DictUpdate } from './managers/shared_dict.js';
+export { SharedList } from './managers/shared_list.js';

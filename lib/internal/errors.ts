@@ -39,6 +39,8 @@ export const ERROR_CODES = [
   'ERR_MP_RUNNING',
   'ERR_MP_DAEMON',
   'ERR_MP_PROTOCOL',
+  'ERR_MP_NOT_FOUND',
+  'ERR_MP_FULL',
 ] as const;
 
 /**

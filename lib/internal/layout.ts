@@ -17,6 +17,8 @@ export const enum Kind {
   Value = 6,
   Array = 7,
   Queue = 8,
+  List = 9,
+  Dict = 10,
 }
 
 /** A struct's size (`sizeof`) and its fields' byte offsets. */
@@ -62,6 +64,8 @@ export const LAYOUT = {
     PMP_KIND_VALUE: Kind.Value,
     PMP_KIND_ARRAY: Kind.Array,
     PMP_KIND_QUEUE: Kind.Queue,
+    PMP_KIND_LIST: Kind.List,
+    PMP_KIND_DICT: Kind.Dict,
   },
 } as const satisfies Layout;
 

@@ -16,7 +16,7 @@ import { binding, OpenMode, WaitStatus } from '../internal/native.js';
 
 export { Kind } from '../internal/layout.js';
 
-const KIND_NAMES = ['?', 'Lock', 'RLock', 'Event', 'Condition', 'Barrier', 'Value', 'Array', 'Queue'];
+const KIND_NAMES = ['?', 'Lock', 'RLock', 'Event', 'Condition', 'Barrier', 'Value', 'Array', 'Queue', 'SharedList', 'SharedDict'];
 
 /** The class name of a kind, for messages. */
 export function kindName(kind: number): string {

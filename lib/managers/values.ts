@@ -1,0 +1,56 @@
+/**
+ * How a value is stored in a shared container: the bytes of reduction.ts (what a Queue item or a Process
+ * argument becomes), behind one tag byte. Shared objects in it (a Lock, another container) are stored as
+ * their names, and a reader gets a working handle; class instances keep their class, functions travel by
+ * reference.
+ *
+ * An anonymous shared object cannot be stored: it lives in memory that only a descriptor held by a process
+ * reaches, and shared memory cannot hold a descriptor. Storing one throws ERR_MP_NOT_CLONEABLE telling to
+ * name it — a Manager's objects are named for this reason.
+ * @internal
+ */
+import { deserialize, serialize } from 'node:v8';
+
+import { mpError } from '../internal/errors.js';
+import { Outgoing, receiveSync, serializeEncoded, type Reduced } from '../comm/reduction.js';
+
+/** Tag: v8 bytes of the value itself. */
+const PLAIN = 0;
+/** Tag: v8 bytes of `[reduced, encoded]`, decoded by reduction.ts's `receiveSync`. */
+const REDUCED = 1;
+
+/** The stored form of `value` (tag byte, then v8 bytes). `path` names it in errors. */
+export function encodeValue(value: unknown, path: string): Buffer {
+  if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return tagged(PLAIN, serialize(value));
+  const out = new Outgoing();
+  const encoded = out.encode(value, path);
+  if (out.files.length > 0) {
+    const anonymous = out.descriptions.find((d) => d.memory !== undefined)!;
+    throw mpError(
+      'ERR_MP_NOT_CLONEABLE',
+      `${path} holds the anonymous ${anonymous.kind} '${anonymous.name}', which cannot be stored in a shared ` +
+        `container: an anonymous object's memory is reached only through descriptors that processes hold, and ` +
+        `shared memory cannot hold one. Give it a name ({ name: '...' }), or make it with a Manager, whose ` +
+        `objects are named.`,
+    );
+  }
+  if (out.descriptions.length === 0 && out.references.length === 0) {
+    return tagged(PLAIN, serializeEncoded(encoded, value, path));
+  }
+  return tagged(REDUCED, serializeEncoded([out.reduced(), encoded], value, path));
+}
+
+function tagged(tag: number, bytes: Buffer): Buffer {
+  const result = Buffer.allocUnsafe(bytes.length + 1);
+  result[0] = tag;
+  bytes.copy(result, 1);
+  return result;
+}
+
+/** The value stored as `bytes` (a view of shared memory: it is copied out before this returns). */
+export function decodeValue(bytes: Buffer): unknown {
+  const value: unknown = deserialize(bytes.subarray(1));
+  if (bytes[0] === PLAIN) return value;
+  const [reduced, encoded] = value as [Reduced, unknown];
+  return receiveSync(reduced, [])(encoded);
+}
