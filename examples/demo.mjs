@@ -46,6 +46,7 @@ const EXAMPLES = [
   ['002-module-reimport.mjs', `${S002}, 不支持共享全局变量: print(66666) runs in every child`],
   ['002-global-lock.mjs', `${S002}, 使用全局变量保存锁,导致失败: a module-level Lock is not shared`],
   ['002-fork-daemon.mjs', `${S002}, 使用fork创建子进程(守护进程): posix.daemonize`],
+  ['002-manager-list.mjs', `${S002}, Manager实现数据共享: manager.list() appended to by 3 processes`],
   ['value-array.mjs', `${S002}, 四 note 3 (共享内存): a Value and an Array changed by a child`],
   ['003-event-set-clear.mjs', `${S003}, Event: set()/clear() pause and resume a child's task`],
   ['004-run-proc.mjs', `${S004}, multiprocessing: one process, join`],

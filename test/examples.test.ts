@@ -141,7 +141,7 @@ describe('npm run demo', () => {
     expect(event).toContain('main: event is set');
   });
 
-  it('seed 002: posix.spawn/kill/daemonize, Process, Semaphore, Event, Lock, module re-import, Value/Array', () => {
+  it('seed 002: posix.spawn/kill/daemonize, Process, Semaphore, Event, Lock, module re-import, Manager list, Value/Array', () => {
     const call = out('002-subprocess-call.mjs');
     expect(call).toContainEqual(expect.stringMatching(/ 002-subprocess-call\.mjs$/));
     expect(call.filter(Boolean).at(-1)).toBe('0');
@@ -185,6 +185,11 @@ describe('npm run demo', () => {
     expect(daemon).toContain(`its stdout, one line each: ${daemonPid} 0 1 2 3 4 5 6 7 8 9`);
     expect(daemon).toContain('its work file: "hello "');
     expect(daemon).toContain('daemon killed');
+
+    const managed = out('002-manager-list.mjs');
+    expect(managed[0]).toMatch(/^\[\d, \d, \d\]$/);
+    expect([...managed[0]!.matchAll(/\d/g)].map(([d]) => d).sort()).toEqual(['0', '1', '2']);
+    expect(managed[1]).toBe('end');
 
     expect(out('value-array.mjs')).toEqual(['3.1415927', '[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]', '']);
   });
