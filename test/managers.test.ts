@@ -63,12 +63,23 @@ describe('SharedList', () => {
     expect(list.toArray()).toEqual(['again']);
   });
 
-  it('sorts as Python does by default, or by a comparator', () => {
+  it('sorts as Python does by default, or by a comparator that may use the list itself', () => {
     using list = new SharedList([3, 1, 2, 10]);
     list.sort();
     expect(list.toArray()).toEqual([1, 2, 3, 10]);
-    list.sort((a, b) => b - a);
+    list.sort((a, b) => b - a + 0 * list.length);
     expect(list.toArray()).toEqual([10, 3, 2, 1]);
+  });
+
+  it('sort() commits its order only if the list did not change meanwhile, else sorts again', () => {
+    using list = new SharedList([3, 1, 2]);
+    let calls = 0;
+    list.sort((a, b) => {
+      // The first pass sees [3, 1, 2]; a change during it makes sort() start over with the new items.
+      if (calls++ === 0) list.append(0);
+      return a - b;
+    });
+    expect(list.toArray()).toEqual([0, 1, 2, 3]);
   });
 
   it('throws typed errors for missing items and bad arguments', () => {
@@ -309,10 +320,11 @@ describe('named and anonymous containers', () => {
   it('anonymous ones travel to children with their memory and never appear in /dev/shm', async () => {
     const before = readdirSync('/dev/shm').length;
     using list = new SharedList<number>();
-    const p = start('appendMany', [list, 0, 3000]);
+    // Enough items that the child grows the file: the parent follows through its own descriptor.
+    const p = start('appendMany', [list, 0, 20_000]);
     await joined(p);
-    expect(list.length).toBe(3000);
-    expect(list.get(2999)).toBe(2999);
+    expect(list.length).toBe(20_000);
+    expect(list.get(19_999)).toBe(19_999);
     expect(readdirSync('/dev/shm').some((f) => f.includes(list.name))).toBe(false);
     expect(readdirSync('/dev/shm').length).toBeLessThanOrEqual(before);
   });

@@ -8,7 +8,7 @@
  *   word 12         CAPACITY: the file's size (only grows)
  *   word 13         TOP: the bump pointer (first byte never allocated)
  *   word 14         JOURNAL_COUNT: entries of a committed, not yet fully applied operation (0: none)
- *   words 15-20     the container's roots (container.ts, shared_list.ts, shared_dict.ts)
+ *   words 15-21     the container's roots (shared_list.ts, shared_dict.ts)
  *   words 22-53     FREE[c]: free list of blocks of 2^(c+4) bytes
  *   words 64-4159   the journal: up to 2048 (word index, value) pairs
  *   bytes 32768-    the heap: blocks of 2^k bytes (k >= 4): word 0 the free-list link while free, word 1 the
@@ -33,7 +33,7 @@ import { mpError } from '../internal/errors.js';
 export const CAPACITY = 12;
 export const TOP = 13;
 const JOURNAL_COUNT = 14;
-/** The container's own root words: 15..20. */
+/** The container's own root words: 15..21. */
 export const ROOT = 15;
 const FREE = 22;
 const CLASSES = 32;

@@ -14,7 +14,7 @@ import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind } from '../shared/segment.js';
 import { BLOCK_HEADER, ROOT, Txn } from './heap.js';
 import { revived, SharedContainer } from './container.js';
-import { decodeValue, encodeValue } from './values.js';
+import { encodeValue, readValue, settle } from './values.js';
 
 const COUNT = ROOT;
 const ENTRIES = ROOT + 1;
@@ -116,10 +116,12 @@ export class SharedDict<V = unknown> extends SharedContainer {
   get(key: DictKey): V | undefined {
     const bytes = encodeKey(key);
     const hash = hashOf(bytes);
-    return this.locked(() => {
-      const slot = this.#find(bytes, hash);
-      return slot < 0 ? undefined : this.#value(this.#recordAt(slot));
-    });
+    return settle(
+      this.locked(() => {
+        const slot = this.#find(bytes, hash);
+        return slot < 0 ? undefined : this.#value(this.#recordAt(slot));
+      }),
+    );
   }
 
   /** Sets `key` to `value`. Returns the dict. */
@@ -153,16 +155,17 @@ export class SharedDict<V = unknown> extends SharedContainer {
   pop(key: DictKey, ...dflt: [V?]): V {
     const bytes = encodeKey(key);
     const hash = hashOf(bytes);
-    return this.locked((txn) => {
+    const value = this.locked((txn) => {
       const slot = this.#find(bytes, hash);
       if (slot < 0) {
-        if (dflt.length > 0) return dflt[0] as V;
+        if (dflt.length > 0) return dflt[0];
         throw mpError('ERR_MP_NOT_FOUND', `SharedDict.pop(key): no key ${JSON.stringify(key)}`);
       }
       const value = this.#value(this.#recordAt(slot));
       this.#remove(txn, slot);
       return value;
     });
+    return settle(value);
   }
 
   /** The value of `key`; if it has none, sets it to `value` and returns that — in one atomic operation. */
@@ -170,12 +173,14 @@ export class SharedDict<V = unknown> extends SharedContainer {
     const bytes = encodeKey(key);
     const hash = hashOf(bytes);
     const stored = encodeValue(value, 'value');
-    return this.locked((txn) => {
-      const slot = this.#find(bytes, hash);
-      if (slot >= 0) return this.#value(this.#recordAt(slot));
-      this.#put(txn, bytes, hash, stored);
-      return value;
-    });
+    return settle(
+      this.locked((txn) => {
+        const slot = this.#find(bytes, hash);
+        if (slot >= 0) return this.#value(this.#recordAt(slot));
+        this.#put(txn, bytes, hash, stored);
+        return value;
+      }),
+    );
   }
 
   /** Sets every entry of `source` (a Map, [key, value] pairs, or an object's own properties), holding the lock once. */
@@ -191,12 +196,13 @@ export class SharedDict<V = unknown> extends SharedContainer {
 
   /** The values, in insertion order (a copy). */
   values(): V[] {
-    return this.locked(() => this.#records().map((r) => this.#value(r)));
+    return this.locked(() => this.#records().map((r) => this.#value(r))).map((value) => settle<V>(value));
   }
 
   /** The [key, value] pairs, in insertion order (a copy taken in one atomic operation). */
   entries(): Array<[DictKey, V]> {
-    return this.locked(() => this.#records().map((r) => [this.#key(r), this.#value(r)]));
+    const entries = this.locked(() => this.#records().map((r) => [this.#key(r), this.#value(r)] as const));
+    return entries.map(([key, value]) => [key, settle<V>(value)]);
   }
 
   /** Removes every entry. */
@@ -266,8 +272,9 @@ export class SharedDict<V = unknown> extends SharedContainer {
     return bytes[start] === STRING_KEY ? bytes.toString('utf8', start + 1, start + length) : bytes.readDoubleLE(start + 1);
   }
 
-  #value(record: number): V {
-    return decodeValue(this.heap.payload(record, RECORD_HEADER + this.heap.u32[((record + BLOCK_HEADER) >>> 2) + 1]!)) as V;
+  /** Under the lock: the value of a record, for {@link settle} once the lock is released. */
+  #value(record: number): unknown {
+    return readValue(this.heap.payload(record, RECORD_HEADER + this.heap.u32[((record + BLOCK_HEADER) >>> 2) + 1]!));
   }
 
   /** The live records, in insertion order. */

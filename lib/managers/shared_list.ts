@@ -13,11 +13,13 @@ import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind } from '../shared/segment.js';
 import { BLOCK_HEADER, ROOT, type Txn } from './heap.js';
 import { revived, SharedContainer } from './container.js';
-import { decodeValue, encodeValue } from './values.js';
+import { encodeValue, readValue, settle } from './values.js';
 
 const LENGTH = ROOT;
 const INDEX = ROOT + 1;
 const INDEX_CAPACITY = ROOT + 2;
+/** Counts the operations that changed the list: sort() commits its order only if none came in between. */
+const VERSION = ROOT + 6;
 
 /** The largest index a list can hold (a 2 GiB file of 4-byte slots can hold no more). */
 const MAX_INDEX = 2 ** 29;
@@ -93,18 +95,18 @@ export class SharedList<T = unknown> extends SharedContainer {
       const records = this.#records(txn);
       records.splice(at, 0, this.heap.store(txn, bytes));
       this.#reindex(txn, records);
-      txn.commit();
+      this.#commit(txn);
     });
   }
 
   /** Removes and returns the item at `i` (default the last). RangeError `ERR_OUT_OF_RANGE` if there is none. */
   pop(i = -1): T {
     validateInteger(i, 'i', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    return this.locked((txn) => {
+    const value = this.locked((txn) => {
       const n = txn.read(LENGTH);
       const at = this.#at(i, n);
       const record = this.#slot(txn, at);
-      const value = decodeValue(this.heap.payload(record)) as T;
+      const value = readValue(this.heap.payload(record));
       if (at === n - 1) txn.write(LENGTH, n - 1);
       else {
         const records = this.#records(txn);
@@ -112,9 +114,10 @@ export class SharedList<T = unknown> extends SharedContainer {
         this.#reindex(txn, records);
       }
       txn.free(record);
-      txn.commit();
+      this.#commit(txn);
       return value;
     });
+    return settle(value);
   }
 
   /** Removes the first item equal to `x` (see `index`); `ERR_MP_NOT_FOUND` if none is. */
@@ -127,7 +130,7 @@ export class SharedList<T = unknown> extends SharedContainer {
       const [record] = records.splice(at, 1);
       this.#reindex(txn, records);
       txn.free(record!);
-      txn.commit();
+      this.#commit(txn);
     });
   }
 
@@ -151,7 +154,7 @@ export class SharedList<T = unknown> extends SharedContainer {
   /** The item at `i` (negative counts from the end). RangeError `ERR_OUT_OF_RANGE` if there is none. */
   get(i: number): T {
     validateInteger(i, 'i', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    return this.locked((txn) => decodeValue(this.heap.payload(this.#slot(txn, this.#at(i, txn.read(LENGTH))))) as T);
+    return settle(this.locked((txn) => readValue(this.heap.payload(this.#slot(txn, this.#at(i, txn.read(LENGTH)))))));
   }
 
   /** Replaces the item at `i` (negative counts from the end). RangeError `ERR_OUT_OF_RANGE` if there is none. */
@@ -164,7 +167,7 @@ export class SharedList<T = unknown> extends SharedContainer {
       const record = this.heap.store(txn, bytes);
       txn.write(this.#slotWord(txn) + at, record);
       txn.free(old);
-      txn.commit();
+      this.#commit(txn);
     });
   }
 
@@ -172,7 +175,8 @@ export class SharedList<T = unknown> extends SharedContainer {
   slice(start?: number, end?: number): T[] {
     if (start !== undefined) validateInteger(start, 'start', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     if (end !== undefined) validateInteger(end, 'end', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    return this.locked((txn) => this.#records(txn).slice(start, end).map((r) => decodeValue(this.heap.payload(r)) as T));
+    const values = this.locked((txn) => this.#records(txn).slice(start, end).map((r) => readValue(this.heap.payload(r))));
+    return values.map((value) => settle<T>(value));
   }
 
   /** A copy of every item, taken in one atomic operation. */
@@ -187,26 +191,37 @@ export class SharedList<T = unknown> extends SharedContainer {
       txn.write(LENGTH, 0);
       txn.write(INDEX, 0);
       txn.write(INDEX_CAPACITY, 0);
-      txn.commit();
+      this.#commit(txn);
     });
   }
 
   /**
    * Sorts the list in place, by `compare` (as Array.prototype.sort's), else numbers and strings by `<`, as
-   * Python sorts. `compare` runs while the list is locked: other processes wait for it.
+   * Python sorts. The items are read and sorted without holding the lock (`compare` may take its time, or use
+   * other containers); the new order is committed only if the list did not change meanwhile — else it sorts
+   * again.
    */
   sort(compare?: (a: T, b: T) => number): void {
     if (compare !== undefined && typeof compare !== 'function') throw invalidArgType('compare', 'of type function', compare);
     const order = compare ?? defaultCompare;
-    this.locked((txn) => {
-      const items = this.#records(txn).map((record) => ({ record, value: decodeValue(this.heap.payload(record)) as T }));
+    for (;;) {
+      const seen = this.locked((txn) => {
+        const records = this.#records(txn);
+        return { version: txn.read(VERSION), records, values: records.map((r) => readValue(this.heap.payload(r))) };
+      });
+      const items = seen.records.map((record, i) => ({ record, value: settle<T>(seen.values[i]) }));
       items.sort((a, b) => order(a.value, b.value));
-      this.#reindex(
-        txn,
-        items.map((item) => item.record),
-      );
-      txn.commit();
-    });
+      const done = this.locked((txn) => {
+        if (txn.read(VERSION) !== seen.version) return false;
+        this.#reindex(
+          txn,
+          items.map((item) => item.record),
+        );
+        this.#commit(txn);
+        return true;
+      });
+      if (done) return;
+    }
   }
 
   /** Iterates over a copy of the items (`toArray()`). */
@@ -217,6 +232,12 @@ export class SharedList<T = unknown> extends SharedContainer {
   /** @internal */
   protected override inspectDetails(): Record<string, unknown> {
     return { length: this.length };
+  }
+
+  /** Commits an operation that changed the list. */
+  #commit(txn: Txn): void {
+    txn.write(VERSION, (txn.read(VERSION) + 1) >>> 0);
+    txn.commit();
   }
 
   /** The word index of slot 0 of the index, as `txn` sees it. */
@@ -256,7 +277,7 @@ export class SharedList<T = unknown> extends SharedContainer {
       this.heap.u32[first + n + i] = record;
     }
     txn.write(LENGTH, length);
-    txn.commit();
+    this.#commit(txn);
   }
 
   /** Replaces the index by a new one holding `records` (room for at least `room` items); the old one is freed. */

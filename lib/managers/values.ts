@@ -47,10 +47,27 @@ function tagged(tag: number, bytes: Buffer): Buffer {
   return result;
 }
 
-/** The value stored as `bytes` (a view of shared memory: it is copied out before this returns). */
-export function decodeValue(bytes: Buffer): unknown {
-  const value: unknown = deserialize(bytes.subarray(1));
-  if (bytes[0] === PLAIN) return value;
-  const [reduced, encoded] = value as [Reduced, unknown];
-  return receiveSync(reduced, [])(encoded);
+/**
+ * A stored value that refers to functions, classes or shared objects: decoding it may import modules, whose
+ * top-level code must not run while a container is locked (it could use that container), so it is copied out
+ * under the lock and decoded by {@link settle} after.
+ */
+class Deferred {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/**
+ * Under the container's lock: the value stored as `bytes` (a view of shared memory, not kept), or a Deferred
+ * copy for {@link settle} to decode once the lock is released.
+ */
+export function readValue(bytes: Buffer): unknown {
+  if (bytes[0] === PLAIN) return deserialize(bytes.subarray(1));
+  return new Deferred(Buffer.from(bytes.subarray(1)));
+}
+
+/** After the lock is released: the value `readValue` returned, decoded. */
+export function settle<T>(value: unknown): T {
+  if (!(value instanceof Deferred)) return value as T;
+  const [reduced, encoded] = deserialize(value.bytes) as [Reduced, unknown];
+  return receiveSync(reduced, [])(encoded) as T;
 }
