@@ -1,8 +1,8 @@
 /**
- * How a value is stored in a shared container: the bytes of reduction.ts (what a Queue item or a Process
- * argument becomes), behind one tag byte. Shared objects in it (a Lock, another container) are stored as
- * their names, and a reader gets a working handle; class instances keep their class, functions travel by
- * reference.
+ * How a value is stored in a shared container: one tag byte, then a number's float64 or a string's UTF-8
+ * bytes, or else the bytes of reduction.ts (what a Queue item or a Process argument becomes). Shared objects
+ * in it (a Lock, another container) are stored as their names, and a reader gets a working handle; class
+ * instances keep their class, functions travel by reference.
  *
  * An anonymous shared object cannot be stored: it lives in memory that only a descriptor held by a process
  * reaches, and shared memory cannot hold a descriptor. Storing one throws ERR_MP_NOT_CLONEABLE telling to
@@ -18,9 +18,26 @@ import { Outgoing, receiveSync, serializeEncoded, type Reduced } from '../comm/r
 const PLAIN = 0;
 /** Tag: v8 bytes of `[reduced, encoded]`, decoded by reduction.ts's `receiveSync`. */
 const REDUCED = 1;
+// Numbers and strings, the common values, skip V8's serializer (about 1 µs each way): a float64, UTF-8.
+/** Tag: a float64, little-endian. */
+const NUMBER = 2;
+/** Tag: a string's UTF-8 bytes. */
+const STRING = 3;
 
 /** The stored form of `value` (tag byte, then v8 bytes). `path` names it in errors. */
 export function encodeValue(value: unknown, path: string): Buffer {
+  if (typeof value === 'number') {
+    const bytes = Buffer.allocUnsafe(9);
+    bytes[0] = NUMBER;
+    bytes.writeDoubleLE(value, 1);
+    return bytes;
+  }
+  if (typeof value === 'string') {
+    const bytes = Buffer.allocUnsafe(1 + Buffer.byteLength(value));
+    bytes[0] = STRING;
+    bytes.write(value, 1);
+    return bytes;
+  }
   if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return tagged(PLAIN, serialize(value));
   const out = new Outgoing();
   const encoded = out.encode(value, path);
@@ -61,7 +78,10 @@ class Deferred {
  * copy for {@link settle} to decode once the lock is released.
  */
 export function readValue(bytes: Buffer): unknown {
-  if (bytes[0] === PLAIN) return deserialize(bytes.subarray(1));
+  const tag = bytes[0];
+  if (tag === NUMBER) return bytes.readDoubleLE(1);
+  if (tag === STRING) return bytes.toString('utf8', 1);
+  if (tag === PLAIN) return deserialize(bytes.subarray(1));
   return new Deferred(Buffer.from(bytes.subarray(1)));
 }
 
