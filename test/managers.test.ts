@@ -255,6 +255,18 @@ describe('Manager', () => {
     expect(() => manager.list()).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED' }));
   });
 
+  it("removes its objects when its process exits without shutdown()", async () => {
+    const code = `
+      import { Manager } from 'posix-mp';
+      const managers = [new Manager(), new Manager()];
+      console.log(managers.map((m) => [m.list([1]).name, m.Lock().name]).flat().join(' '));`;
+    const result = await runNode(code);
+    expect(result.stderr).toBe('');
+    const names = result.stdout.trim().split(' ');
+    expect(names).toHaveLength(4);
+    expect(readdirSync('/dev/shm').filter((f) => names.includes(f))).toEqual([]);
+  });
+
   it('Namespace properties read and write through, from a child too', async () => {
     using manager = new Manager();
     const ns = manager.Namespace({ fromParent: 41 });

@@ -26,6 +26,10 @@ import { namespaceOver } from './namespace.js';
 import { SharedDict, type DictUpdate } from './shared_dict.js';
 import { SharedList } from './shared_list.js';
 
+/** The managers not shut down yet: the exit of this process removes their objects (one listener for all). */
+const live = new Set<Manager>();
+let exitListener = false;
+
 /** Options of a Manager's containers. */
 export interface ManagedOptions {
   /** The container's name (default: a generated one); it is still removed by `shutdown()`. */
@@ -43,10 +47,15 @@ export class Manager {
   readonly #prefix = `mp-manager-${process.pid}-${randomBytes(4).toString('hex')}`;
   #count = 0;
   #shut = false;
-  readonly #onExit = (): void => this.#removeAll();
 
   constructor() {
-    process.on('exit', this.#onExit);
+    live.add(this);
+    if (!exitListener) {
+      exitListener = true;
+      process.on('exit', () => {
+        for (const manager of live) manager.#removeAll();
+      });
+    }
   }
 
   /** A new list (Python's `manager.list()`). */
@@ -124,7 +133,7 @@ export class Manager {
     this.#removeAll();
     for (const handle of this.#owned) handle.close();
     this.#owned.length = 0;
-    process.off('exit', this.#onExit);
+    live.delete(this);
   }
 
   /** Same as `shutdown()`. */
