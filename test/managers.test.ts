@@ -348,7 +348,7 @@ describe('crash consistency', () => {
     const lst = manager.list<{ n: number; pad: string }>();
     const d = manager.dict<{ n: number; pad: string }>();
     const whole = (r: { n: number; pad: string }): boolean => r.pad === String(r.n).repeat(1 + (r.n % 50));
-    for (let round = 0; round < 12; round++) {
+    for (let round = 0; round < 20; round++) {
       using ready = new Event();
       const p = start('churn', [lst, d, ready]);
       expect(await ready.wait({ timeout: LONG })).toBe(true);

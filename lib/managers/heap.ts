@@ -30,8 +30,8 @@
 import { binding } from '../internal/native.js';
 import { mpError } from '../internal/errors.js';
 
-export const CAPACITY = 12;
-export const TOP = 13;
+const CAPACITY = 12;
+const TOP = 13;
 const JOURNAL_COUNT = 14;
 /** The container's own root words: 15..21. */
 export const ROOT = 15;
@@ -40,11 +40,11 @@ const CLASSES = 32;
 const JOURNAL = 64;
 const JOURNAL_MAX = 2048;
 /** Where blocks start. */
-export const HEAP_START = 32768;
+const HEAP_START = 32768;
 /** The size a container is created with; the first growth doubles it. */
 export const INITIAL_SIZE = 128 * 1024;
 /** Offsets are uint32 and sizes double: a container's file stays within 2 GiB. */
-export const MAX_SIZE = 2 ** 31;
+const MAX_SIZE = 2 ** 31;
 /** Bytes before a block's payload: the free-list link and the length. */
 export const BLOCK_HEADER = 8;
 
