@@ -202,12 +202,19 @@ describe('SharedDict', () => {
   it('holds other containers as handles: a dict of lists works as in Python', () => {
     using manager = new Manager();
     const dict = manager.dict<SharedList<number>>();
-    dict.set('a', manager.list([1]));
+    const a = manager.list([1]);
+    dict.set('a', a);
+    expect(dict.get('a')).toBe(a);
     dict.get('a')!.append(2);
     dict.get('a')!.append(3);
     expect(dict.get('a')!.toArray()).toEqual([1, 2, 3]);
-    // One handle per name in a process: reading it again does not open the file again.
-    expect(dict.get('a')).toBe(dict.get('a'));
+    // Once this process's handle is closed, a read opens a new one, and returns that one from then on.
+    a.close();
+    const reopened = dict.get('a')!;
+    expect(reopened.closed).toBe(false);
+    expect(reopened.toArray()).toEqual([1, 2, 3]);
+    expect(dict.get('a')).toBe(reopened);
+    reopened.close();
   });
 });
 

@@ -45,6 +45,7 @@ export abstract class SharedContainer extends SharedHandle {
       throw error;
     }
     this.#lock = new Lock(Lock.embeddedOptions(segment, segment.payloadOffset));
+    if (!segment.anonymous) remember(this);
   }
 
   /**
@@ -65,6 +66,7 @@ export abstract class SharedContainer extends SharedHandle {
 
   /** @internal The lock goes with the mapping; a named container's descriptor is closed. */
   protected override free(): void {
+    if (handles.get(this.name) === this) handles.delete(this.name);
     this.#lock.close();
     this.heap.close();
     if (this.#fd !== undefined) binding.closeFd(this.#fd);
@@ -72,19 +74,24 @@ export abstract class SharedContainer extends SharedHandle {
   }
 }
 
-/** Handles revived from containers and messages, one per named object in this process (see `revived`). */
-const revivedHandles = new Map<string, SharedHandle>();
+/** An open handle of this process to each named container it has used (see `revived`). */
+const handles = new Map<string, SharedHandle>();
+
+/** Makes `handle` the one `revived` returns for its name, unless an open one is there already. */
+function remember(handle: SharedHandle): void {
+  const known = handles.get(handle.name);
+  if (known && !known.closed) return;
+  handles.set(handle.name, handle);
+}
 
 /**
- * The handle to the named container `name` for a value read from another container (or a message): one per
- * process and name, so that reading `d.get('list')` in a loop does not open a file each time. Closing it
- * closes it for every holder in this process; the next read opens it again.
+ * The handle to the named container `name` for a value read from another container (or a message): the
+ * handle this process already has open — the one it created or opened, so `d.get('list') === list` — else a
+ * new one, kept for the next read, so that reading `d.get('list')` in a loop does not open a file each time.
+ * Closing it closes it for every holder in this process; the next read opens it again.
  * @internal
  */
 export function revived<T extends SharedHandle>(name: string, open: (name: string) => T): T {
-  const known = revivedHandles.get(name);
-  if (known && !known.closed) return known as T;
-  const handle = open(name);
-  revivedHandles.set(name, handle);
-  return handle;
+  const known = handles.get(name);
+  return known && !known.closed ? (known as T) : open(name);
 }
