@@ -48,6 +48,7 @@ const EXAMPLES = [
   ['002-fork-daemon.mjs', `${S002}, 使用fork创建子进程(守护进程): posix.daemonize`],
   ['002-pipe-class.mjs', `${S002}, 进程间通讯 Pipe: a Process subclass sends through its end`],
   ['002-pipe-function.mjs', `${S002}, 进程间通讯 Pipe (类方法实现): a function sends through its end; Pipe(duplex=False)`],
+  ['002-manager-list.mjs', `${S002}, Manager实现数据共享: manager.list() appended to by 3 processes`],
   ['value-array.mjs', `${S002}, 四 note 3 (共享内存): a Value and an Array changed by a child`],
   ['003-event-set-clear.mjs', `${S003}, Event: set()/clear() pause and resume a child's task`],
   ['004-run-proc.mjs', `${S004}, multiprocessing: one process, join`],

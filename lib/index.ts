@@ -28,3 +28,7 @@ export type { Address, AuthOptions, TcpAddress } from './comm/address.js';
 export { AuthenticationError } from './comm/authkey.js';
 export { Client, type ClientOptions } from './comm/client.js';
 export { Listener, type ListenerOptions } from './comm/listener.js';
+export { Manager, type ManagedOptions } from './managers/manager.js';
+export { namespaceDict } from './managers/namespace.js';
+export { SharedDict, type DictKey, type DictUpdate } from './managers/shared_dict.js';
+export { SharedList } from './managers/shared_list.js';

@@ -68,7 +68,7 @@ describe('npm run demo', () => {
 
   it('runs every example, which all exit with 0 and leave nothing behind', () => {
     expect(demo.code, demo.stdout + demo.stderr).toBe(0);
-    expect(demo.sections.size).toBe(31);
+    expect(demo.sections.size).toBe(32);
     expect(demo.stdout).toContain('every example exited with 0, left no process running and nothing in /dev/shm');
     expect(demo.stdout).not.toContain('PROBLEM:');
     // The only child that fails is the one that is meant to (Python prints "Process <name>:" the same way).
@@ -141,7 +141,7 @@ describe('npm run demo', () => {
     expect(event).toContain('main: event is set');
   });
 
-  it('seed 002: posix.spawn/kill/daemonize, Process, Semaphore, Event, Lock, module re-import, Pipe, Value/Array', () => {
+  it('seed 002: posix.spawn/kill/daemonize, Process, Semaphore, Event, Lock, module re-import, Pipe, Manager list, Value/Array', () => {
     const call = out('002-subprocess-call.mjs');
     expect(call).toContainEqual(expect.stringMatching(/ 002-subprocess-call\.mjs$/));
     expect(call.filter(Boolean).at(-1)).toBe('0');
@@ -193,6 +193,10 @@ describe('npm run demo', () => {
       'one way | reader.writable: false | writer.readable: false',
       '',
     ]);
+    const managed = out('002-manager-list.mjs');
+    expect(managed[0]).toMatch(/^\[\d, \d, \d\]$/);
+    expect([...managed[0]!.matchAll(/\d/g)].map(([d]) => d).sort()).toEqual(['0', '1', '2']);
+    expect(managed[1]).toBe('end');
 
     expect(out('value-array.mjs')).toEqual(['3.1415927', '[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]', '']);
   });

@@ -6,22 +6,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 
 // layout.ts loads nothing (the addon checks it against the header when it loads): the CLI never loads the addon.
-import { Kind, LAYOUT } from '../internal/layout.js';
+import { KIND_NAMES, LAYOUT, type Kind } from '../internal/layout.js';
 
 const HEADER_SIZE = LAYOUT.pmp_header.sizeof;
 const { PMP_MAGIC: MAGIC, PMP_STATE_READY: STATE_READY } = LAYOUT.constants;
-
-/** The name users give each `pmp_kind`. A kind added to the C header (Pool, Manager, ...) gets its entry here. */
-const KIND_NAMES: Readonly<Record<Kind, string>> = {
-  [Kind.Lock]: 'Lock',
-  [Kind.RLock]: 'RLock',
-  [Kind.Event]: 'Event',
-  [Kind.Condition]: 'Condition',
-  [Kind.Barrier]: 'Barrier',
-  [Kind.Value]: 'Value',
-  [Kind.Array]: 'Array',
-  [Kind.Queue]: 'Queue',
-};
 
 /** What a pmp_header says. */
 export interface PmpHeader {

@@ -45,6 +45,8 @@ export const ERROR_CODES = [
   'ERR_MP_NOT_WRITABLE',
   'ERR_MP_MESSAGE_TOO_LONG',
   'ERR_MP_AUTHENTICATION',
+  'ERR_MP_NOT_FOUND',
+  'ERR_MP_CONTAINER_FULL',
 ] as const;
 
 /**

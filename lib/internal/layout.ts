@@ -16,7 +16,23 @@ export const enum Kind {
   Value = 6,
   Array = 7,
   Queue = 8,
+  List = 9,
+  Dict = 10,
 }
+
+/** The name users know each kind by (for messages and the CLI). */
+export const KIND_NAMES: Readonly<Record<Kind, string>> = {
+  [Kind.Lock]: 'Lock',
+  [Kind.RLock]: 'RLock',
+  [Kind.Event]: 'Event',
+  [Kind.Condition]: 'Condition',
+  [Kind.Barrier]: 'Barrier',
+  [Kind.Value]: 'Value',
+  [Kind.Array]: 'Array',
+  [Kind.Queue]: 'Queue',
+  [Kind.List]: 'SharedList',
+  [Kind.Dict]: 'SharedDict',
+};
 
 /** A struct's size (`sizeof`) and its fields' byte offsets. */
 type StructLayout = { readonly sizeof: number } & { readonly [field: string]: number };
@@ -61,6 +77,8 @@ export const LAYOUT = {
     PMP_KIND_VALUE: Kind.Value,
     PMP_KIND_ARRAY: Kind.Array,
     PMP_KIND_QUEUE: Kind.Queue,
+    PMP_KIND_LIST: Kind.List,
+    PMP_KIND_DICT: Kind.Dict,
   },
 } as const satisfies Layout;
 

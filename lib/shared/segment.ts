@@ -11,16 +11,14 @@
 import { allocateBlock, freeBlock, type Block } from './arena.js';
 import { closedError, mpError } from '../internal/errors.js';
 import { anonymousName, type ParsedNameOptions } from './names.js';
-import { Kind, LAYOUT } from '../internal/layout.js';
+import { Kind, KIND_NAMES, LAYOUT } from '../internal/layout.js';
 import { binding, OpenMode, WaitStatus } from '../internal/native.js';
 
 export { Kind } from '../internal/layout.js';
 
-const KIND_NAMES = ['?', 'Lock', 'RLock', 'Event', 'Condition', 'Barrier', 'Value', 'Array', 'Queue'];
-
 /** The class name of a kind, for messages. */
 export function kindName(kind: number): string {
-  return KIND_NAMES[kind] ?? 'unknown object';
+  return KIND_NAMES[kind as Kind] ?? 'unknown object';
 }
 
 const { pmp_header: HEADER, constants: C } = LAYOUT;
@@ -243,7 +241,7 @@ function notReady(name: string): Error {
 
 function checkKind(header: Int32Array, kind: Kind, name: string): void {
   if (header[H_MAGIC] !== MAGIC || header[H_VERSION] !== VERSION) {
-    throw mpError('ERR_MP_WRONG_KIND', `'${name}' is not a posix-mp ${KIND_NAMES[kind]} (no posix-mp header)`);
+    throw mpError('ERR_MP_WRONG_KIND', `'${name}' is not a posix-mp ${kindName(kind)} (no posix-mp header)`);
   }
   const actual = header[H_KIND]!;
   if (actual !== kind) {

@@ -69,6 +69,8 @@ void InitLayout(Napi::Env env, Napi::Object exports) {
   PMP_CONSTANT(PMP_KIND_VALUE);
   PMP_CONSTANT(PMP_KIND_ARRAY);
   PMP_CONSTANT(PMP_KIND_QUEUE);
+  PMP_CONSTANT(PMP_KIND_LIST);
+  PMP_CONSTANT(PMP_KIND_DICT);
   layout.Set("constants", constants);
 
   exports.Set("layout", layout);

@@ -64,6 +64,8 @@ enum pmp_kind {
   PMP_KIND_VALUE = 6,
   PMP_KIND_ARRAY = 7,
   PMP_KIND_QUEUE = 8,
+  PMP_KIND_LIST = 9,  /* SharedList: layout in docs/api.md, "Managers" (Node-only) */
+  PMP_KIND_DICT = 10, /* SharedDict (and a Manager's Namespace): idem */
 };
 
 /* The first 32 bytes of every named object (and of every anonymous one, inside its arena block). */
