@@ -28,3 +28,4 @@ export type { Address, AuthOptions, TcpAddress } from './comm/address.js';
 export { AuthenticationError } from './comm/authkey.js';
 export { Client, type ClientOptions } from './comm/client.js';
 export { Listener, type ListenerOptions } from './comm/listener.js';
+export { Pool, type PoolCallOptions, type PoolMapOptions, type PoolOptions } from './pool/pool.js';
