@@ -23,3 +23,12 @@ export type WorkMessage = [definitions: FunctionDefinition[], tasks: TaskMessage
  * long the worker spent on it, which tells the parent how many chunks to keep in flight. @internal
  */
 export type ResultMessage = [chunkId: number, ms: number, values: unknown[]] | [chunkId: number, ms: number, values: undefined, error: RemoteError];
+
+/** Whether every value is a primitive: a message of such values can skip reduction (plainMessage). @internal */
+export function allPrimitive(values: readonly unknown[]): boolean {
+  for (const value of values) {
+    const type = typeof value;
+    if (type === 'object' ? value !== null : type === 'function' || type === 'symbol') return false;
+  }
+  return true;
+}

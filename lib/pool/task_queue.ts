@@ -94,6 +94,7 @@ export class Job {
     if (Array.isArray(input)) {
       this.#array = input;
       this.#exhausted = input.length === 0;
+      if (this.#mode === 'all') this.#all.length = input.length;
     } else if (typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function') this.#sync = (input as Iterable<unknown>)[Symbol.iterator]();
     else this.#async = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   }

@@ -6,12 +6,13 @@
  * @internal
  */
 import type { Connection } from '../comm/connection.js';
+import { plainMessage } from '../comm/connection_message.js';
 import { Pipe } from '../comm/pipe.js';
 import type { Locator } from '../comm/location.js';
 import { mpError } from '../internal/errors.js';
 import { signalName } from '../posix/signals.js';
 import { Process } from '../process/process.js';
-import type { FunctionDefinition, ResultMessage, TaskMessage } from './protocol.js';
+import { allPrimitive, type FunctionDefinition, type ResultMessage, type TaskMessage } from './protocol.js';
 import type { Chunk } from './task_queue.js';
 
 /** The worker loop, found by the ordinary Process machinery (its own build entry: dist/pool_worker.js). */
@@ -102,7 +103,9 @@ export class PoolWorker {
       tasks.push([chunk.id, id, chunk.job.star, chunk.items]);
     }
     try {
-      this.#conn.send([definitions, tasks]);
+      const message = [definitions, tasks];
+      if (definitions.length === 0 && chunks.every((chunk) => allPrimitive(chunk.items))) this.#conn.sendBytes(plainMessage(message));
+      else this.#conn.send(message);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;

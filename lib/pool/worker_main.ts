@@ -6,8 +6,9 @@
  * @internal
  */
 import type { Connection } from '../comm/connection.js';
+import { plainMessage } from '../comm/connection_message.js';
 import { loadModule, locatedIn } from '../comm/location.js';
-import type { ResultMessage, TaskMessage, WorkMessage } from './protocol.js';
+import { allPrimitive, type ResultMessage, type TaskMessage, type WorkMessage } from './protocol.js';
 import { describeError } from './remote_error.js';
 
 /** Results are sent as soon as this much time has passed since the last ones went, mid-message if need be. */
@@ -43,7 +44,8 @@ async function finishChunk(fn: Function, star: boolean, items: unknown[], values
 /** Sends results; one that cannot travel becomes that chunk's error. */
 function sendResults(conn: Connection, results: ResultMessage[]): void {
   try {
-    conn.send(results);
+    if (results.every((result) => result[2] !== undefined && allPrimitive(result[2]))) conn.sendBytes(plainMessage(results));
+    else conn.send(results);
   } catch {
     for (const result of results) {
       try {
