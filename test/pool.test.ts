@@ -12,7 +12,7 @@ import { until } from './helpers.js';
 // Node's own instance of the module (vitest's import() would give a transformed copy): the one the workers
 // import, and the one this process imports when a task's error class arrives.
 const tasks = createRequire(import.meta.url)('./fixtures/pool-tasks.mjs') as Record<string, any>;
-const { add, exitWith, fail, failOn, init, initializedWith, increment, killSelf, pid, publishAndHold, slowSquare, square, TaskError, waitFor } = tasks;
+const { add, same, exitWith, fail, failOn, init, initializedWith, increment, killSelf, pid, publishAndHold, slowSquare, square, TaskError, waitFor } = tasks;
 
 type Outcome = { value: unknown } | { error: any };
 const outcome = (p: Promise<unknown>): Promise<Outcome> => p.then((value) => ({ value }), (error: unknown) => ({ error }));
@@ -52,6 +52,21 @@ describe('Pool calls', () => {
     expect(unordered.sort((a, b) => Number(a) - Number(b))).toEqual([1, 4, 9, 16, 25]);
     expect(await pool.map(square, [])).toEqual([]);
     expect(await collect(pool.imap(square, []))).toEqual([]);
+  });
+
+  it('values come back as they were sent: numbers (-0, NaN, 2**53, lists of them), strings, bigints, objects', async () => {
+    await using pool = new Pool(2);
+    const mixed = [0, -0, 1.5, NaN, 2 ** 53, 'a', null, undefined, 10n, { a: [1] }, [2, 'b'], true];
+    expect(await pool.map(same, mixed)).toEqual(mixed);
+    const numbers = Array.from({ length: 100 }, (_, i) => (i % 2 ? -i / 3 : i * 2 ** 40));
+    numbers[7] = -0;
+    for (const chunksize of [1, 10, 100]) {
+      const back = await pool.map<number>(same, numbers, { chunksize });
+      expect(back).toEqual(numbers);
+      expect(Object.is(back[7], -0)).toBe(true);
+      expect(Array.isArray(back)).toBe(true);
+    }
+    expect(await collect(pool.imap(same, numbers, { chunksize: 25 }))).toEqual(numbers);
   });
 
   it('takes async iterables, and async task functions', async () => {

@@ -13,7 +13,7 @@ import type { RemoteError } from './remote_error.js';
 export type FunctionDefinition = [id: number, fn: Function | Locator];
 
 /** One chunk of a call: call function `fnId` on each item (spread as arguments if `star`). @internal */
-export type TaskMessage = [chunkId: number, fnId: number, star: boolean, items: unknown[]];
+export type TaskMessage = [chunkId: number, fnId: number, star: boolean, items: ArrayLike<unknown>];
 
 /** Parent → worker. @internal */
 export type WorkMessage = [definitions: FunctionDefinition[], tasks: TaskMessage[]];
@@ -22,13 +22,25 @@ export type WorkMessage = [definitions: FunctionDefinition[], tasks: TaskMessage
  * A chunk's outcome: its results, or the error of the item that threw (the chunk stops there). `ms`: how
  * long the worker spent on it, which tells the parent how many chunks to keep in flight. @internal
  */
-export type ResultMessage = [chunkId: number, ms: number, values: unknown[]] | [chunkId: number, ms: number, values: undefined, error: RemoteError];
+export type ResultMessage = [chunkId: number, ms: number, values: ArrayLike<unknown>] | [chunkId: number, ms: number, values: undefined, error: RemoteError];
 
-/** Whether every value is a primitive: a message of such values can skip reduction (plainMessage). @internal */
-export function allPrimitive(values: readonly unknown[]): boolean {
-  for (const value of values) {
+/** Lists of numbers at least this long travel as a Float64Array. */
+const PACK_NUMBERS = 8;
+
+/**
+ * Items or results as they travel: when every value is a primitive, a message of them can skip reduction
+ * (plainMessage), and a list of numbers goes as a Float64Array — copied as bytes, where structured clone would
+ * encode and decode each number. Undefined when some value is an object (reduction must look at it).
+ * @internal
+ */
+export function packFlat(values: ArrayLike<unknown>): ArrayLike<unknown> | undefined {
+  let numbers = true;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
     const type = typeof value;
-    if (type === 'object' ? value !== null : type === 'function' || type === 'symbol') return false;
+    if (type === 'number') continue;
+    numbers = false;
+    if (type === 'object' ? value !== null : type === 'function' || type === 'symbol') return undefined;
   }
-  return true;
+  return numbers && values.length >= PACK_NUMBERS ? Float64Array.from(values as ArrayLike<number>) : values;
 }

@@ -44,7 +44,7 @@ let nextChunkId = 1;
 const MAX_GROWING = 256;
 
 /** One settled chunk waiting for a streaming consumer. */
-type Outcome = { values: unknown[] } | { error: unknown };
+type Outcome = { values: ArrayLike<unknown> & Iterable<unknown> } | { error: unknown };
 
 /** @internal */
 export class Job {
@@ -218,14 +218,14 @@ export class Job {
   }
 
   /** A worker's results for a chunk. */
-  complete(chunk: Chunk, values: unknown[]): void {
+  complete(chunk: Chunk, values: ArrayLike<unknown>): void {
     this.#outstanding--;
     if (this.#settled) return;
     if (this.#mode === 'all') {
       for (let i = 0; i < values.length; i++) this.#all[chunk.start + i] = values[i];
       this.#checkDone();
     } else {
-      this.#deliver(chunk, { values });
+      this.#deliver(chunk, { values: values as ArrayLike<unknown> & Iterable<unknown> });
     }
   }
 

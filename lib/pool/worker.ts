@@ -12,7 +12,7 @@ import type { Locator } from '../comm/location.js';
 import { mpError } from '../internal/errors.js';
 import { signalName } from '../posix/signals.js';
 import { Process } from '../process/process.js';
-import { allPrimitive, type FunctionDefinition, type ResultMessage, type TaskMessage } from './protocol.js';
+import { packFlat, type FunctionDefinition, type ResultMessage, type TaskMessage } from './protocol.js';
 import type { Chunk } from './task_queue.js';
 
 /** The worker loop, found by the ordinary Process machinery (its own build entry: dist/pool_worker.js). */
@@ -94,18 +94,22 @@ export class PoolWorker {
   send(chunks: Chunk[], functionId: (fn: Function | Locator) => number): boolean {
     const definitions: FunctionDefinition[] = [];
     const tasks: TaskMessage[] = [];
+    let flat = true;
     for (const chunk of chunks) {
       const id = functionId(chunk.job.fn);
       if (!this.#known.has(id)) {
         this.#known.add(id);
         definitions.push([id, chunk.job.fn]);
       }
-      tasks.push([chunk.id, id, chunk.job.star, chunk.items]);
+      const packed: ArrayLike<unknown> | undefined = flat ? packFlat(chunk.items) : undefined;
+      flat &&= packed !== undefined;
+      tasks.push([chunk.id, id, chunk.job.star, packed ?? chunk.items]);
     }
     try {
-      const message = [definitions, tasks];
-      if (definitions.length === 0 && chunks.every((chunk) => allPrimitive(chunk.items))) this.#conn.sendBytes(plainMessage(message));
-      else this.#conn.send(message);
+      // Functions go by reference, through reduction, in a message of their own: the tasks may then be flat.
+      if (definitions.length > 0) this.#conn.send([definitions, []]);
+      if (flat) this.#conn.sendBytes(plainMessage([[], tasks]));
+      else this.#conn.send([[], chunks.map((chunk, i) => [chunk.id, tasks[i]![1], chunk.job.star, chunk.items])]);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;

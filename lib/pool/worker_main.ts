@@ -8,7 +8,7 @@
 import type { Connection } from '../comm/connection.js';
 import { plainMessage } from '../comm/connection_message.js';
 import { loadModule, locatedIn } from '../comm/location.js';
-import { allPrimitive, type ResultMessage, type TaskMessage, type WorkMessage } from './protocol.js';
+import { packFlat, type ResultMessage, type TaskMessage, type WorkMessage } from './protocol.js';
 import { describeError } from './remote_error.js';
 
 /** Results are sent as soon as this much time has passed since the last ones went, mid-message if need be. */
@@ -22,7 +22,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * Runs one chunk. Synchronous tasks cost no promise: only a task that returns one makes the rest of the
  * chunk asynchronous.
  */
-function runChunk(fn: Function, star: boolean, items: unknown[]): unknown[] | Promise<unknown[]> {
+function runChunk(fn: Function, star: boolean, items: ArrayLike<unknown>): unknown[] | Promise<unknown[]> {
   const values = new Array<unknown>(items.length);
   for (let i = 0; i < items.length; i++) {
     const value: unknown = star ? fn(...(items[i] as unknown[])) : fn(items[i]);
@@ -32,7 +32,7 @@ function runChunk(fn: Function, star: boolean, items: unknown[]): unknown[] | Pr
   return values;
 }
 
-async function finishChunk(fn: Function, star: boolean, items: unknown[], values: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
+async function finishChunk(fn: Function, star: boolean, items: ArrayLike<unknown>, values: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
   values[from] = await pending;
   for (let i = from + 1; i < items.length; i++) {
     const value: unknown = star ? fn(...(items[i] as unknown[])) : fn(items[i]);
@@ -44,7 +44,13 @@ async function finishChunk(fn: Function, star: boolean, items: unknown[], values
 /** Sends results; one that cannot travel becomes that chunk's error. */
 function sendResults(conn: Connection, results: ResultMessage[]): void {
   try {
-    if (results.every((result) => result[2] !== undefined && allPrimitive(result[2]))) conn.sendBytes(plainMessage(results));
+    const packed: ResultMessage[] = [];
+    for (const [chunkId, ms, values] of results) {
+      const flat = values === undefined ? undefined : packFlat(values);
+      if (flat === undefined) break;
+      packed.push([chunkId, ms, flat]);
+    }
+    if (packed.length === results.length) conn.sendBytes(plainMessage(packed));
     else conn.send(results);
   } catch {
     for (const result of results) {
