@@ -42,9 +42,12 @@ export interface PoolMapOptions extends PoolCallOptions {
   chunksize?: number;
 }
 
-/** At most this many chunks in flight per worker (quick tasks), and at least MIN_IN_FLIGHT (slow ones). */
+/**
+ * At most this many chunks in flight per worker (quick tasks); one for slow ones, so that a task waits in
+ * the parent, for whichever worker is free first, rather than behind another task in a busy worker.
+ */
 const MAX_IN_FLIGHT = 64;
-const MIN_IN_FLIGHT = 2;
+const MIN_IN_FLIGHT = 1;
 /** A worker should hold about this much work (ms): enough to cover a round trip to the parent. */
 const HELD_WORK_MS = 4;
 
@@ -277,7 +280,7 @@ export class Pool {
     return id;
   }
 
-  /** Chunks a worker may hold: enough quick ones to cover a round trip, two slow ones. */
+  /** Chunks a worker may hold: enough quick ones to cover a round trip, one slow one. */
   #inFlight(): number {
     return Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.ceil(HELD_WORK_MS / Math.max(this.#chunkMs, 0.001))));
   }
@@ -290,16 +293,18 @@ export class Pool {
     return undefined;
   }
 
-  /** Hands out chunks round-robin to the workers that have used half of what they may hold. */
+  /**
+   * Hands out chunks round-robin, the least busy workers first, to the workers that have used half of what
+   * they may hold.
+   */
   #dispatch(): void {
     if (this.#state === 'terminate') return;
     this.#jobs = this.#jobs.filter((job) => !job.finished);
     if (this.#jobs.length === 0) return this.#checkIdle();
     const limit = this.#inFlight();
     const batches = new Map<PoolWorker, ReturnType<Job['take']>[]>();
-    for (const worker of this.#workers) {
-      if (worker.held.size <= limit / 2 && worker.capacity(limit) > 0) batches.set(worker, []);
-    }
+    const ready = [...this.#workers].filter((worker) => worker.held.size <= limit / 2 && worker.capacity(limit) > 0);
+    for (const worker of ready.sort((a, b) => a.held.size - b.held.size)) batches.set(worker, []);
     let progress = batches.size > 0;
     while (progress) {
       progress = false;
