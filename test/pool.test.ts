@@ -117,6 +117,11 @@ describe('Pool calls', () => {
     await expect(pool.map(square, [1], { chunksize: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     expect(() => new Pool(0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }) as Error);
     expect(await pool.apply(square, [4])).toBe(16);
+    // An item that cannot travel fails its call alone.
+    const other = pool.map(square, [1, 2, 3, 4], { chunksize: 1 });
+    await expect(pool.map(same, [1, inline], { chunksize: 1 })).rejects.toMatchObject({ code: 'ERR_MP_NOT_CLONEABLE' });
+    expect(await other).toEqual([1, 4, 9, 16]);
+    expect(await pool.apply(square, [5])).toBe(25);
   });
 });
 

@@ -12,7 +12,7 @@ import { cpuCount } from '../process/current.js';
 import { callerModule, locateTarget, validateTarget, type Target } from '../process/target.js';
 import type { ResultMessage } from './protocol.js';
 import { reviveError } from './remote_error.js';
-import { Job, streamResults, type JobMode } from './task_queue.js';
+import { Job, streamResults, type Chunk, type JobMode } from './task_queue.js';
 import { PoolWorker, type WorkerHost } from './worker.js';
 
 /** Options of {@link Pool}. */
@@ -320,16 +320,39 @@ export class Pool {
     for (const [worker, batch] of batches) {
       if (batch.length === 0) continue;
       const chunks = batch as NonNullable<(typeof batch)[number]>[];
-      if (worker.send(chunks, (fn) => this.#functionId(fn))) continue;
-      // It is gone before it could receive them: they go to another worker; its death is reported when
-      // its stream ends.
-      for (const chunk of chunks) chunk.job.giveBack(chunk);
+      if (this.#send(worker, chunks)) continue;
+      // It is gone before it could receive them: they go to another worker.
       this.#workers.delete(worker);
       void worker.terminate();
       this.#replace();
       lost = true;
     }
     if (lost) this.#dispatch();
+  }
+
+  /**
+   * Sends chunks to a worker; false if it is gone (the chunks are given back). A chunk with something that
+   * cannot travel fails its call, alone.
+   */
+  #send(worker: PoolWorker, chunks: Chunk[]): boolean {
+    const functionId = (fn: Function | Locator): number => this.#functionId(fn);
+    let failed: unknown;
+    try {
+      if (worker.send(chunks, functionId)) return true;
+    } catch (error) {
+      failed = error;
+    }
+    if (failed === undefined || chunks.length === 1) {
+      if (failed !== undefined) chunks[0]!.job.failChunk(chunks[0]!, failed);
+      else for (const chunk of chunks) chunk.job.giveBack(chunk);
+      return failed !== undefined;
+    }
+    for (let i = 0; i < chunks.length; i++) {
+      if (this.#send(worker, [chunks[i]!])) continue;
+      for (const chunk of chunks.slice(i + 1)) chunk.job.giveBack(chunk);
+      return false;
+    }
+    return true;
   }
 
   #onResults(worker: PoolWorker, results: ResultMessage[]): void {
