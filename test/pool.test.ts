@@ -88,10 +88,15 @@ describe('Pool calls', () => {
   it('imap streams: it reads its input only a bounded distance ahead of the consumer, and stops when the loop is left', async () => {
     await using pool = new Pool(2);
     let read = 0;
+    let closed = false;
     function* endless(): Generator<number> {
-      for (let i = 0; ; i++) {
-        read++;
-        yield i;
+      try {
+        for (let i = 0; ; i++) {
+          read++;
+          yield i;
+        }
+      } finally {
+        closed = true;
       }
     }
     const got: number[] = [];
@@ -101,6 +106,7 @@ describe('Pool calls', () => {
     }
     expect(got).toEqual(Array.from({ length: 10 }, (_, i) => i * i));
     expect(read).toBeLessThan(1000);
+    expect(closed).toBe(true);
     expect(await pool.apply(square, [3])).toBe(9);
   });
 

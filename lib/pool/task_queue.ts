@@ -244,7 +244,15 @@ export class Job {
     this.#failure = error;
     this.#retry.length = 0;
     this.#ready = undefined;
-    if (this.#async) void this.#async.return?.()?.then(undefined, () => undefined);
+    // The input's own clean-up (a generator's finally blocks) runs now, as when a loop over it is left.
+    if (!this.#exhausted) {
+      try {
+        if (this.#async) void this.#async.return?.()?.then(undefined, () => undefined);
+        else this.#sync?.return?.();
+      } catch {
+        // An input whose clean-up throws: the call has already failed.
+      }
+    }
     this.#rejectAll?.(error);
     this.#consumer?.();
   }
