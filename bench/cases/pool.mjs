@@ -61,7 +61,7 @@ export async function run({ python }) {
   try {
     await pool.map(square, Array.from({ length: 100 }, (_, i) => i));
     const small = Array.from({ length: CHUNK1_TASKS }, (_, i) => i);
-    chunk1 = perSecond(await sample(() => pool.map(square, small, { chunksize: 1 }), { ops: CHUNK1_TASKS, runs: 5, warmup: 1 }));
+    chunk1 = perSecond(await sample(() => pool.map(square, small, { chunksize: 1 }), { ops: CHUNK1_TASKS, runs: 7, warmup: 2 }));
     const items = Array.from({ length: BIG_ITEMS }, (_, i) => i);
     big = perSecond(await sample(() => pool.map(square, items), { ops: BIG_ITEMS, runs: 5, warmup: 1 }));
     const sleepers = Array.from({ length: SLEEP_TASKS }, (_, i) => i);

@@ -36,7 +36,7 @@ def main():
     start_ms = [first_result() for _ in range(7)]
     with mp.Pool(PROCESSES) as pool:
         pool.map(square, range(100))
-        chunk1 = sample(lambda: pool.map(square, range(CHUNK1_TASKS), chunksize=1), CHUNK1_TASKS, runs=5, warmup=1)
+        chunk1 = sample(lambda: pool.map(square, range(CHUNK1_TASKS), chunksize=1), CHUNK1_TASKS, runs=7, warmup=2)
         items = list(range(BIG_ITEMS))
         big = sample(lambda: pool.map(square, items), BIG_ITEMS, runs=5, warmup=1)
         sleepy = sample(lambda: list(pool.imap_unordered(sleep10, range(SLEEP_TASKS))), SLEEP_TASKS, runs=5, warmup=1)
