@@ -89,7 +89,8 @@ export async function run({ python }) {
     notes: [
       `Python's start method here: ${python?.method ?? '?'} (a forked worker has nothing to boot; a posix-mp worker is a fresh Node, ` +
         'started in parallel through Process; the fork server start method will cut this).',
-      'Overhead per task = wall time × processes / tasks − 10 ms (lower is better; it can be negative for neither).',
+      'Overhead per task = wall time × processes / tasks − 10 ms: what running a task through the pool adds to it (lower is better).',
+      'Start → first result: new Pool(4), apply() of a trivial task, after a pause in which the prepared interpreters have booted; a program whose first Pool starts while they are still booting pays one Node boot (~0.3–1 s on this loaded machine).',
     ],
   };
 }
