@@ -195,6 +195,18 @@ describe('Pool dead workers', () => {
     for (const o of [pidValue, started, release]) o.close();
   });
 
+  it('a worker that dies while idle is replaced when work comes; the work runs', async () => {
+    await using pool = new Pool(2);
+    const before = [...new Set(await pool.map(pid, Array.from({ length: 20 }), { chunksize: 1 }))] as number[];
+    expect(before.length).toBe(2);
+    process.kill(before[0]!, 'SIGKILL');
+    await until(() => !exists(before[0]!), 'the worker is gone');
+    expect(await pool.map(square, [1, 2, 3, 4, 5, 6], { chunksize: 1 })).toEqual([1, 4, 9, 16, 25, 36]);
+    const after = new Set(await pool.map(pid, Array.from({ length: 20 }), { chunksize: 1 }));
+    expect(after.has(before[0]!)).toBe(false);
+    expect(after.size).toBe(2);
+  });
+
   it('process.exit() inside a task rejects it with ERR_MP_WORKER_DIED and the exit code', async () => {
     await using pool = new Pool(1);
     const result = (await outcome(pool.apply(exitWith, [3]))) as { error: any };

@@ -285,7 +285,7 @@ export class Pool {
     return Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.ceil(HELD_WORK_MS / Math.max(this.#chunkMs, 0.001))));
   }
 
-  #take(): ReturnType<Job['take']> {
+  #take(): Chunk | undefined {
     for (const job of this.#jobs) {
       const chunk = job.take();
       if (chunk) return chunk;
@@ -302,7 +302,7 @@ export class Pool {
     this.#jobs = this.#jobs.filter((job) => !job.finished);
     if (this.#jobs.length === 0) return this.#checkIdle();
     const limit = this.#inFlight();
-    const batches = new Map<PoolWorker, ReturnType<Job['take']>[]>();
+    const batches = new Map<PoolWorker, Chunk[]>();
     const ready = [...this.#workers].filter((worker) => worker.held.size <= limit / 2 && worker.capacity(limit) > 0);
     for (const worker of ready.sort((a, b) => a.held.size - b.held.size)) batches.set(worker, []);
     let progress = batches.size > 0;
@@ -319,13 +319,14 @@ export class Pool {
     let lost = false;
     for (const [worker, batch] of batches) {
       if (batch.length === 0) continue;
-      const chunks = batch as NonNullable<(typeof batch)[number]>[];
-      if (this.#send(worker, chunks)) continue;
-      // It is gone before it could receive them: they go to another worker.
+      if (this.#send(worker, batch)) continue;
+      // It is gone before it could receive them: they go to another worker. If it held others, its death is
+      // reported (and it is replaced) when its stream ends; an idle one is reaped and replaced now.
+      lost = true;
+      if (worker.held.size > 0) continue;
       this.#workers.delete(worker);
       void worker.terminate();
       this.#replace();
-      lost = true;
     }
     if (lost) this.#dispatch();
   }

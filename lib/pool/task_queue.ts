@@ -123,7 +123,10 @@ export class Job {
   take(): Chunk | undefined {
     if (this.#settled) return undefined;
     const retry = this.#retry.shift();
-    if (retry) return retry;
+    if (retry) {
+      this.#outstanding++;
+      return retry;
+    }
     if (this.#mode !== 'all' && this.#outstanding + this.#unconsumed >= this.#readAhead) return undefined;
     let chunk: Chunk | undefined;
     if (this.#async) {
