@@ -8,7 +8,13 @@ export default defineConfig([
     // process/child.ts is the program Process children run (dist/child.js, always ESM); ESM code splitting makes
     // it share its modules with index.js, so a child and the user's code use the same copy of the package.
     // process/child_warm_up.ts imports the package by its name, as users do: that import must stay one.
-    entry: { ...index, child: 'lib/process/child.ts', child_warm_up: 'lib/process/child_warm_up.ts' },
+    // pool/worker_main.ts is the target of Pool workers (dist/pool_worker.js), found as any Process target.
+    entry: {
+      ...index,
+      child: 'lib/process/child.ts',
+      child_warm_up: 'lib/process/child_warm_up.ts',
+      pool_worker: 'lib/pool/worker_main.ts',
+    },
     format: ['esm', 'cjs'],
     // The children are loaded as ESM only: CommonJS users need just the package's entry.
     esbuildOptions(options, { format }) {

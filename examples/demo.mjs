@@ -49,10 +49,13 @@ const EXAMPLES = [
   ['002-pipe-class.mjs', `${S002}, 进程间通讯 Pipe: a Process subclass sends through its end`],
   ['002-pipe-function.mjs', `${S002}, 进程间通讯 Pipe (类方法实现): a function sends through its end; Pipe(duplex=False)`],
   ['002-manager-list.mjs', `${S002}, Manager实现数据共享: manager.list() appended to by 3 processes`],
+  ['002-pool-apply-async.mjs', `${S002}, Pool进程池 (apply_async, then apply): 10 tasks on Pool(processes=3), close, join`],
+  ['002-pool-processes.mjs', `${S002}, Pool进程池 补充: Pool(processes=3) starts its 3 workers at once`],
   ['value-array.mjs', `${S002}, 四 note 3 (共享内存): a Value and an Array changed by a child`],
   ['003-event-set-clear.mjs', `${S003}, Event: set()/clear() pause and resume a child's task`],
   ['004-run-proc.mjs', `${S004}, multiprocessing: one process, join`],
   ['004-lock-balance.mjs', `${S004}, Lock: balance changed under a Lock (threads -> processes)`],
+  ['004-pool.mjs', `${S004}, pool: Pool(4) runs 5 tasks; task 4 waits for a free worker`],
   ['shared-counter.mjs', `not from a seed: posix-mp's SharedMemory + Semaphore by name, with plain Node workers`],
 ];
 

@@ -32,3 +32,4 @@ export { Manager, type ManagedOptions } from './managers/manager.js';
 export { namespaceDict } from './managers/namespace.js';
 export { SharedDict, type DictKey, type DictUpdate } from './managers/shared_dict.js';
 export { SharedList } from './managers/shared_list.js';
+export { Pool, type PoolCallOptions, type PoolMapOptions, type PoolOptions } from './pool/pool.js';

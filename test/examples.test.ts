@@ -68,7 +68,7 @@ describe('npm run demo', () => {
 
   it('runs every example, which all exit with 0 and leave nothing behind', () => {
     expect(demo.code, demo.stdout + demo.stderr).toBe(0);
-    expect(demo.sections.size).toBe(32);
+    expect(demo.sections.size).toBe(35);
     expect(demo.stdout).toContain('every example exited with 0, left no process running and nothing in /dev/shm');
     expect(demo.stdout).not.toContain('PROBLEM:');
     // The only child that fails is the one that is meant to (Python prints "Process <name>:" the same way).
@@ -214,6 +214,29 @@ describe('npm run demo', () => {
       '',
     ]);
     expect(out('004-lock-balance.mjs')).toEqual(['0', '']);
+    const pool = out('004-pool.mjs');
+    expect(pool[0]).toMatch(/^Parent process \d+\.$/);
+    expect(count(pool, /^Run task \d \(\d+\)\.\.\.$/)).toBe(5);
+    expect(count(pool, /^Task \d runs \d\.\d\d seconds\.$/)).toBe(5);
+    expect(new Set(pool.filter((l) => l.startsWith('Run task')).map((l) => /\((\d+)\)/.exec(l)![1])).size).toBe(4);
+    expect(pool.at(-2)).toBe('All subprocesses done.');
+    const applied = out('002-pool-apply-async.mjs');
+    expect(count(applied, /^\d \d+ start$/)).toBe(18);
+    expect(count(applied, /^\d \d+ start2$/)).toBe(5);
+    expect(count(applied, /^\d end$/)).toBe(18);
+    expect(maxHolders(applied.slice(0, applied.indexOf('end')), /^\d \d+ start$/, /^\d end$/)).toBeLessThanOrEqual(3);
+    const results = applied.filter((l) => l.startsWith('result ')).map((l) => (JSON.parse(l.slice(7)) as number[])[0]);
+    expect(results).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(applied).toContain('two functions: end');
+    expect(applied).toContain('about 4 rounds of 3 tasks');
+    expect(applied).toContain('blocking apply: one task at a time');
+    expect(out('002-pool-processes.mjs')).toEqual([
+      'worker processes right after Pool(3): 3',
+      '10 quick tasks ran in 3 worker processes',
+      '10 slow tasks ran in 3 worker processes',
+      'worker processes after join(): 0',
+      '',
+    ]);
     expect(out('shared-counter.mjs')).toContain('final total: 20000 (expected 20000) OK');
   });
 });

@@ -16,7 +16,7 @@
  *
  * Between Node peers only: Python's `recv()` expects a pickle (use sendBytes/recvBytes with Python).
  */
-import { deserialize } from 'node:v8';
+import { DefaultSerializer, deserialize } from 'node:v8';
 
 import { mpError } from '../internal/errors.js';
 import { binding } from '../internal/native.js';
@@ -91,6 +91,18 @@ export function encodeMessage(value: unknown, passesFds: boolean): EncodedMessag
   payload[0] = tag;
   payload.set(body, 1);
   return { payload, fds, owned: [] };
+}
+
+/**
+ * The payload of a message whose sender knows there is nothing to reduce in its value (flat data), which
+ * saves reduction's walk over it: sent with `sendBytes`, it is decoded by `recv()` as any message.
+ */
+export function plainMessage(value: unknown): Buffer {
+  const serializer = new DefaultSerializer();
+  serializer.writeRawBytes(Buffer.of(PLAIN));
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return serializer.releaseBuffer();
 }
 
 /**

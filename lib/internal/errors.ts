@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'ERR_MP_AUTHENTICATION',
   'ERR_MP_NOT_FOUND',
   'ERR_MP_CONTAINER_FULL',
+  'ERR_MP_WORKER_DIED',
+  'ERR_MP_POOL_NOT_RUNNING',
 ] as const;
 
 /**
