@@ -30,3 +30,7 @@ export type { OpenSharedDataOptions, SharedDataOptions } from './shared/typed_st
 export type { Element, ElementOf, InputOf, Typecode } from './shared/typecodes.js';
 export { RawValue, Value, type ValueConstructor } from './shared/value.js';
 export type { AsyncWaitOptions, SyncWaitOptions } from './internal/wait.js';
+export { Queue, type QueueOptions } from './comm/queue.js';
+export { JoinableQueue } from './comm/joinable_queue.js';
+export { SimpleQueue, type SimpleQueueOptions } from './comm/simple_queue.js';
+export { Empty, Full } from './comm/queue_errors.js';

@@ -1,0 +1,60 @@
+/**
+ * What a queue item becomes in the ring, and back: the only place where queues use the reduction step
+ * (transfer.ts), so that shared objects inside items arrive as handles and everything the reduction learns
+ * (e.g. class instances) applies to queue items too.
+ *
+ * Tags (the high bits of a frame's flags word, see posix_mp.h):
+ * - BYTES: a Buffer, as its raw bytes (a C peer reads and writes these); it arrives as a Buffer.
+ * - VALUE: `v8.serialize` of the item.
+ * - SHARED: `v8.serialize` of `[descriptions, encoded item]`, the item holding shared objects by name.
+ *
+ * Anonymous shared objects live in memfd memory whose descriptor a ring of bytes cannot carry: putting one
+ * throws `ERR_MP_TRANSFER` (pass it to the Process instead, or give it a name).
+ * @internal
+ */
+import { deserialize, serialize } from 'node:v8';
+
+import { mpError } from '../internal/errors.js';
+import { decode, Outgoing, reviveShared, type WireDescription } from './transfer.js';
+import type { RawMessage } from './queue_ring.js';
+
+/** Frame tags (`PMP_QUEUE_TAG_*` in posix_mp.h). */
+export const enum Tag {
+  Value = 1,
+  Bytes = 2,
+  Shared = 3,
+}
+
+/** Turns an item into a tagged message. */
+export function encodeItem(item: unknown): RawMessage {
+  if (typeof item !== 'object' || item === null) return { tag: Tag.Value, bytes: serialize(item) };
+  if (Buffer.isBuffer(item)) return { tag: Tag.Bytes, bytes: item };
+  const outgoing = new Outgoing();
+  const encoded = outgoing.encode(item);
+  if (outgoing.descriptions.length === 0) return { tag: Tag.Value, bytes: serialize(encoded) };
+  if (outgoing.files.length > 0) {
+    const anonymous = outgoing.descriptions.find((d) => d.memory)!;
+    throw mpError(
+      'ERR_MP_TRANSFER',
+      `the ${anonymous.kind} in this item is anonymous: its memory cannot travel through a queue. ` +
+        `Create it with a name ({ name }), or pass it to the Process in its args`,
+    );
+  }
+  return { tag: Tag.Shared, bytes: serialize([outgoing.descriptions, encoded]) };
+}
+
+/** Turns a message back into the item. `message.bytes` may be a view of the ring: nothing keeps it. */
+export function decodeItem(message: RawMessage): unknown {
+  switch (message.tag) {
+    case Tag.Value:
+      return deserialize(message.bytes);
+    case Tag.Bytes:
+      return Buffer.from(message.bytes);
+    case Tag.Shared: {
+      const [descriptions, encoded] = deserialize(message.bytes) as [WireDescription[], unknown];
+      return decode(encoded, reviveShared(descriptions, [], []));
+    }
+    default:
+      throw mpError('ERR_MP_PROTOCOL', `a queue message has the unknown tag ${message.tag}`);
+  }
+}
