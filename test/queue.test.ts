@@ -30,8 +30,8 @@ afterAll(() => {
 });
 
 /** The (p, i) entries of a consumer's log (see queue-targets.mjs). */
-function entries(log: { view: Int32Array }): [number, number][] {
-  const view = log.view;
+function entries(log: { view: unknown }): [number, number][] {
+  const view = log.view as Int32Array;
   const n = Atomics.load(view, 0);
   return Array.from({ length: n }, (_, k) => [view[1 + 2 * k]!, view[2 + 2 * k]!]);
 }
