@@ -68,7 +68,7 @@ describe('npm run demo', () => {
 
   it('runs every example, which all exit with 0 and leave nothing behind', () => {
     expect(demo.code, demo.stdout + demo.stderr).toBe(0);
-    expect(demo.sections.size).toBe(29);
+    expect(demo.sections.size).toBe(31);
     expect(demo.stdout).toContain('every example exited with 0, left no process running and nothing in /dev/shm');
     expect(demo.stdout).not.toContain('PROBLEM:');
     // The only child that fails is the one that is meant to (Python prints "Process <name>:" the same way).
@@ -203,5 +203,12 @@ describe('npm run demo', () => {
     ]);
     expect(out('004-lock-balance.mjs')).toEqual(['0', '']);
     expect(out('shared-counter.mjs')).toContain('final total: 20000 (expected 20000) OK');
+  });
+
+  it('seeds 002 and 003: Queue between processes', () => {
+    const queue = out('002-queue.mjs');
+    expect(sorted(queue, /^\[ \d, \d+ \]$/).map((l) => l.slice(0, 3))).toEqual(['[ 0', '[ 1', '[ 2']);
+    expect(queue).toContain('end');
+    expect(out('003-queue.mjs').filter(Boolean)).toEqual(['1']);
   });
 });
