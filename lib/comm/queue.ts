@@ -13,7 +13,7 @@ import { openExisting, parseNameOptions, type NameOptions } from '../shared/name
 import { Kind, Segment } from '../shared/segment.js';
 import { deadlineOf, remainingMs } from '../sync/event.js';
 import type { Lock } from '../sync/lock.js';
-import { decodeItem, encodeItem } from './queue_items.js';
+import { encodeItem, reviveItem, reviveItemAsync, takeItem, type TakenItem } from './queue_items.js';
 import { Empty, eofError, Full } from './queue_errors.js';
 import {
   CONTROL_SIZE,
@@ -182,12 +182,12 @@ export class Queue<T = unknown> {
       for (;;) {
         if (!(await this.#lockAsync(ring.getLock, 'get', deadline, wait.signal))) throw new Empty();
         let seen: number;
-        let taken: { item: unknown } | undefined;
+        let taken: { item: TakenItem } | undefined;
         try {
           ring.repairReader();
           for (;;) {
             seen = ring.seen(WaitOn.Data);
-            taken = ring.take(decodeItem);
+            taken = ring.take(takeItem);
             if (taken || !ring.midMessage) break;
             // Part of a large message is taken: the rest follows, whatever the timeout or signal says.
             if (!ring.writerGone()) await this.#sleepAsync(WaitOn.Data, seen, deadlineOf(ring.livenessMs), undefined);
@@ -195,7 +195,7 @@ export class Queue<T = unknown> {
         } finally {
           ring.getLock.release();
         }
-        if (taken) return taken.item as T;
+        if (taken) return (await reviveItemAsync(taken.item)) as T;
         if (remainingMs(deadline) === 0) throw new Empty();
         await this.#sleepAsync(WaitOn.Data, seen, deadline, wait.signal);
       }
@@ -216,19 +216,19 @@ export class Queue<T = unknown> {
     for (;;) {
       if (!this.#lockSync(ring.getLock, 'get', deadline)) throw new Empty();
       let seen: number;
-      let taken: { item: unknown } | undefined;
+      let taken: { item: TakenItem } | undefined;
       try {
         ring.repairReader();
         for (;;) {
           seen = ring.seen(WaitOn.Data);
-          taken = ring.take(decodeItem);
+          taken = ring.take(takeItem);
           if (taken || !ring.midMessage) break;
           if (!ring.writerGone()) this.#sleepSync(WaitOn.Data, seen, deadlineOf(ring.livenessMs));
         }
       } finally {
         ring.getLock.release();
       }
-      if (taken) return taken.item as T;
+      if (taken) return reviveItem(taken.item) as T;
       if (remainingMs(deadline) === 0) throw new Empty();
       this.#sleepSync(WaitOn.Data, seen, deadline);
     }

@@ -56,26 +56,44 @@ export function encodeItem(item: unknown): RawMessage {
   return { tag: Tag.Shared, bytes: serialize([outgoing.descriptions, encoded]) };
 }
 
-/** Turns a message back into the item. `message.bytes` may be a view of the ring: nothing keeps it. */
-export function decodeItem(message: RawMessage): unknown {
+/**
+ * A message's item, deserialized while the message is still in the ring. A SHARED item still has its shared
+ * objects to revive, which happens after the read is committed (`reviveItem`): reviving may fail (an object
+ * unlinked meanwhile) and must not leave the message in the queue to fail again.
+ */
+export type TakenItem = { item: unknown; reduced?: undefined } | { reduced: WireDescription[]; encoded: unknown };
+
+/** Deserializes a message. `message.bytes` may be a view of the ring: nothing keeps it. */
+export function takeItem(message: RawMessage): TakenItem {
   switch (message.tag) {
     case Tag.Value:
-      return deserialize(message.bytes);
+      return { item: deserialize(message.bytes) };
     case Tag.Bytes:
-      return Buffer.from(message.bytes);
+      return { item: Buffer.from(message.bytes) };
     case Tag.Number: {
       const { buffer, byteOffset } = message.bytes;
-      return new DataView(buffer, byteOffset, 8).getFloat64(0, LITTLE_ENDIAN);
+      return { item: new DataView(buffer, byteOffset, 8).getFloat64(0, LITTLE_ENDIAN) };
     }
     case Tag.String: {
       const { buffer, byteOffset, byteLength } = message.bytes;
-      return Buffer.from(buffer, byteOffset, byteLength).toString('utf8');
+      return { item: Buffer.from(buffer, byteOffset, byteLength).toString('utf8') };
     }
     case Tag.Shared: {
-      const [descriptions, encoded] = deserialize(message.bytes) as [WireDescription[], unknown];
-      return decode(encoded, reviveShared(descriptions, [], []));
+      const [reduced, encoded] = deserialize(message.bytes) as [WireDescription[], unknown];
+      return { reduced, encoded };
     }
     default:
       throw mpError('ERR_MP_PROTOCOL', `a queue message has the unknown tag ${message.tag}`);
   }
+}
+
+/** The item of a taken message, its shared objects revived (blocking: for the Sync forms). */
+export function reviveItem(taken: TakenItem): unknown {
+  if (taken.reduced === undefined) return taken.item;
+  return decode(taken.encoded, reviveShared(taken.reduced, [], []));
+}
+
+/** The item of a taken message, its shared objects revived (for the async forms). */
+export async function reviveItemAsync(taken: TakenItem): Promise<unknown> {
+  return reviveItem(taken);
 }

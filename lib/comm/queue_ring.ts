@@ -230,9 +230,10 @@ export class Ring {
   }
 
   /**
-   * Consumes frames until a message is complete; `decode` turns it into the item before the read is
-   * committed (a single frame is decoded straight from the ring). Returns undefined when the ring ran dry
-   * (then wait on WaitOn.Data; if `midMessage`, keep get_lock).
+   * Consumes frames until a message is complete and returns what `decode` makes of it (a single frame is
+   * decoded straight from the ring, before its read is committed; the read is committed even if `decode`
+   * throws). Returns undefined when the ring ran dry (then wait on WaitOn.Data; if `midMessage`, keep
+   * get_lock).
    */
   take<T>(decode: (message: RawMessage) => T): { item: T } | undefined {
     for (;;) {
