@@ -367,7 +367,6 @@ describe('Queue under SIGKILL', () => {
         const delivered = got.filter((i) => i < put).length;
         lost += put - delivered;
       }
-      console.log(`queue kill test: ${nextProducer} producers, ${consumerKills} consumers killed, ${lost} items lost, ${[...received.values()].reduce((n, l) => n + l.length, 0)} received`);
       expect(lost).toBeLessThanOrEqual(consumerKills);
       // Still usable.
       q.putSync('after');

@@ -11,9 +11,9 @@ import { Scope, firstLine, uniqueName } from '../lib/scope.mjs';
 export const title = 'Queue throughput between processes';
 export const order = 40;
 
-const INTS = 200_000;
-const OBJECTS = 50_000;
-const BIG = 3;
+const INTS = 100_000;
+const OBJECTS = 20_000;
+const BIG = 2;
 const PRODUCERS = 4;
 const RUNS = 5;
 const WARMUP = 1;

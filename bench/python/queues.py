@@ -5,9 +5,9 @@ import multiprocessing as mp
 
 from benchutil import emit, sample
 
-INTS = 200_000
-OBJECTS = 50_000
-BIG = 3
+INTS = 100_000
+OBJECTS = 20_000
+BIG = 2
 PRODUCERS = 4
 RUNS = 5
 WARMUP = 1
