@@ -297,6 +297,54 @@ describe('Queue between processes', () => {
 });
 
 describe('Queue under SIGKILL', () => {
+  it('a producer killed in the middle of a large message: the part sent is discarded, the queue goes on', async () => {
+    using q = new Queue(0, { capacityBytes: 64 * 1024 });
+    using started = new Event();
+    const producer = start('putLarge', [q, 50 << 20, started]);
+    try {
+      expect(await started.wait({ timeout: LONG })).toBe(true);
+      expect(q.getSync({ timeout: LONG })).toBe('first');
+      // The producer now streams and waits for room, holding the producers' lock; a get takes parts of it.
+      const pending = q.get();
+      await sleep(200);
+      producer.kill();
+      await producer.join(LONG);
+      // The pending get finds the writer gone, drops the part it had, and takes the next message.
+      await q.put('next');
+      expect(await pending).toBe('next');
+      q.putSync('again');
+      expect(q.getSync({ timeout: 1000 })).toBe('again');
+    } finally {
+      producer.kill();
+    }
+  });
+
+  it('a consumer killed in the middle of a large message: the rest of it is discarded, the producer goes on', async () => {
+    using q = new Queue(0, { capacityBytes: 64 * 1024 });
+    using producerStarted = new Event();
+    using consumerStarted = new Event();
+    const consumer = start('getLarge', [q, consumerStarted]);
+    const producer = start('putLarge', [q, 50 << 20, producerStarted]);
+    try {
+      expect(await consumerStarted.wait({ timeout: LONG })).toBe(true);
+      await sleep(100);
+      consumer.kill();
+      await consumer.join(LONG);
+      // If the consumer was mid-message, this get discards the rest (the killed consumer's item); else it
+      // takes the large message whole. Either way 'after' follows, and the producer finishes.
+      let got = await q.get({ timeout: LONG });
+      if (Buffer.isBuffer(got)) {
+        expect(got.length).toBe(50 << 20);
+        got = await q.get({ timeout: LONG });
+      }
+      expect(got).toBe('after');
+      await joined(producer);
+    } finally {
+      consumer.kill();
+      producer.kill();
+    }
+  });
+
   it('producers and consumers killed at random points, repeatedly: no duplicate, no loss but the killed consumers\' items', async () => {
     // A small ring, so that the occasional large item is streamed in parts and kills land mid-message too.
     using q = new Queue(0, { capacityBytes: 16 * 1024 });
