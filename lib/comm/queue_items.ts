@@ -69,7 +69,7 @@ export function takeItem(message: RawMessage): TakenItem {
     case Tag.Value:
       return { item: deserialize(message.bytes) };
     case Tag.Bytes:
-      return { item: Buffer.from(message.bytes) };
+      return { item: message.copied ? message.bytes : Buffer.from(message.bytes) };
     case Tag.Number: {
       const { buffer, byteOffset } = message.bytes;
       return { item: new DataView(buffer, byteOffset, 8).getFloat64(0, LITTLE_ENDIAN) };

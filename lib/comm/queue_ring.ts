@@ -90,10 +90,12 @@ function waitingCounter(on: WaitOn): number {
   return on === WaitOn.Data ? GETTERS_WAITING : on === WaitOn.Space ? PUTTERS_WAITING : JOINERS_WAITING;
 }
 
-/** A message taken from the ring: its type tag and bytes (a view of the ring until the read is committed). */
+/** A message: its type tag and bytes. */
 export interface RawMessage {
   tag: number;
   bytes: Uint8Array;
+  /** Taken from the ring: whether `bytes` is a private copy (a reassembled message), not a view of the ring. */
+  copied?: boolean;
 }
 
 const pad8 = (n: number): number => (n + 7) & ~7;
@@ -271,7 +273,7 @@ export class Ring {
       }
       this.#parts!.push(Buffer.from(this.#view(data, length)));
       if (flags & Flag.Last) {
-        const message = { tag: this.#partsTag, bytes: Buffer.concat(this.#parts!) };
+        const message = { tag: this.#partsTag, bytes: Buffer.concat(this.#parts!), copied: true };
         this.#parts = undefined;
         this.#commitRead(next, 1, false);
         return { item: decode(message) };
