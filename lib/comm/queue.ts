@@ -43,8 +43,8 @@ export interface QueueOptions extends NameOptions {
  */
 const NOWAIT_LOCK_MS = 100;
 
-/** How many times a blocking call polls a futex word before it sleeps (a few µs); pointless with one CPU. */
-const SPIN = availableParallelism() > 1 ? 2000 : 0;
+/** How long a blocking call polls a futex word before it sleeps (ms); pointless with one CPU. */
+const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
 
 /** Which side of the queue an operation works on. */
 type Side = 'put' | 'get';
@@ -375,8 +375,11 @@ export class Queue<T = unknown> {
     const ring = this.#ring;
     // A peer on another CPU usually commits within microseconds: polling that long saves this thread a sleep
     // and the peer a wake-up syscall per item.
-    if (SPIN > 0 && left !== 0) {
-      for (let i = 0; i < SPIN; i++) if (Atomics.load(ring.control, on) !== seen) return;
+    if (SPIN_MS > 0 && left !== 0) {
+      const until = performance.now() + SPIN_MS;
+      do {
+        for (let i = 0; i < 64; i++) if (Atomics.load(ring.control, on) !== seen) return;
+      } while (performance.now() < until);
     }
     if (!ring.sleepBegin(on, seen)) return;
     try {
