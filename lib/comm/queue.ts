@@ -18,7 +18,6 @@ import { Empty, eofError, Full } from './queue_errors.js';
 import {
   CONTROL_SIZE,
   DEFAULT_CAPACITY,
-  Flag,
   MAX_CAPACITY,
   MIN_CAPACITY,
   Ring,
@@ -135,30 +134,26 @@ export class Queue<T = unknown> {
     const deadline = deadlineOf(parseSyncWait(options));
     const { tag, bytes } = encodeItem(item);
     const ring = this.#ring;
-    let first = Math.min(bytes.length, ring.maxFramePayload);
+    let sent = -1;
     for (;;) {
       if (!this.#lockSync(ring.putLock, 'put', deadline)) throw new Full();
       let seen: number;
       try {
         ring.repairWriter();
-        seen = ring.seen(WaitOn.Space);
-        if (ring.tryWriteFrame(Flag.First | (first === bytes.length ? Flag.Last : 0), tag, bytes, 0, first)) {
-          // The rest of a large message, holding put_lock so that its parts stay consecutive.
-          while (first < bytes.length) {
-            const length = Math.min(bytes.length - first, ring.maxFramePayload);
-            const flags = first + length === bytes.length ? Flag.Last : 0;
-            seen = ring.seen(WaitOn.Space);
-            if (ring.tryWriteFrame(flags, tag, bytes, first, length)) first += length;
-            else this.#sleepSync(WaitOn.Space, seen, Infinity);
-          }
-          return;
+        for (;;) {
+          seen = ring.seen(WaitOn.Space);
+          sent = ring.writeParts(tag, bytes, sent);
+          if (sent === bytes.length) return;
+          if (sent < 0) break;
+          // Part of a large message is in: the rest follows, holding put_lock so that its parts stay
+          // consecutive, whatever the timeout says.
+          this.#sleepSync(WaitOn.Space, seen, Infinity);
         }
       } finally {
         ring.putLock.release();
       }
       if (remainingMs(deadline) === 0) throw new Full();
       this.#sleepSync(WaitOn.Space, seen, deadline);
-      first = Math.min(bytes.length, ring.maxFramePayload);
     }
   }
 
@@ -326,22 +321,19 @@ export class Queue<T = unknown> {
 
   async #putAsync({ tag, bytes }: RawMessage, deadline: number, signal: AbortSignal | undefined): Promise<void> {
     const ring = this.#ring;
+    let sent = -1;
     for (;;) {
       if (!(await this.#lockAsync(ring.putLock, 'put', deadline, signal))) throw new Full();
       let seen: number;
       try {
         ring.repairWriter();
-        seen = ring.seen(WaitOn.Space);
-        let sent = Math.min(bytes.length, ring.maxFramePayload);
-        if (ring.tryWriteFrame(Flag.First | (sent === bytes.length ? Flag.Last : 0), tag, bytes, 0, sent)) {
-          // The rest of a large message: from here on the put completes, whatever the timeout or signal says.
-          while (sent < bytes.length) {
-            const length = Math.min(bytes.length - sent, ring.maxFramePayload);
-            seen = ring.seen(WaitOn.Space);
-            if (ring.tryWriteFrame(sent + length === bytes.length ? Flag.Last : 0, tag, bytes, sent, length)) sent += length;
-            else await this.#sleepAsync(WaitOn.Space, seen, Infinity, undefined);
-          }
-          return;
+        for (;;) {
+          seen = ring.seen(WaitOn.Space);
+          sent = ring.writeParts(tag, bytes, sent);
+          if (sent === bytes.length) return;
+          if (sent < 0) break;
+          // Part of a large message is in: the rest follows, whatever the timeout or signal says.
+          await this.#sleepAsync(WaitOn.Space, seen, Infinity, undefined);
         }
       } finally {
         ring.putLock.release();

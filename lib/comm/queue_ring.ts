@@ -64,7 +64,7 @@ const TASKS_DONE = 92 / 4;
 const JOINERS_WAITING = 96 / 4;
 
 /** Frame flags (low byte of the frame's second word). */
-export const enum Flag {
+const enum Flag {
   First = 1,
   Last = 2,
   Abort = 4,
@@ -186,10 +186,26 @@ export class Ring {
   }
 
   /**
-   * Appends one frame with `length` bytes of `bytes` from `start`, if there is room (and, for a FIRST frame,
-   * if maxsize allows another message). Returns false if it must wait for space (WaitOn.Space).
+   * Writes the frames of a message from byte `sent` on (-1: not begun), as many as there is room for (and
+   * the first only if maxsize allows another message). Returns the new `sent`: `bytes.length` once the
+   * message is in; else wait for space (WaitOn.Space) — holding put_lock if the message has begun.
    */
-  tryWriteFrame(flags: number, tag: number, bytes: Uint8Array, start: number, length: number): boolean {
+  writeParts(tag: number, bytes: Uint8Array, sent: number): number {
+    for (;;) {
+      const from = Math.max(sent, 0);
+      const length = Math.min(bytes.length - from, this.maxFramePayload);
+      const flags = (sent < 0 ? Flag.First : 0) | (from + length === bytes.length ? Flag.Last : 0);
+      if (!this.#tryWriteFrame(flags, tag, bytes, from, length)) return sent;
+      sent = from + length;
+      if (sent === bytes.length) return sent;
+    }
+  }
+
+  /**
+   * Appends one frame with `length` bytes of `bytes` from `start`, if there is room (and, for a FIRST frame,
+   * if maxsize allows another message). Returns false if it must wait for space.
+   */
+  #tryWriteFrame(flags: number, tag: number, bytes: Uint8Array, start: number, length: number): boolean {
     const read = Atomics.load(this.#read, 0);
     if (flags & Flag.First && this.maxsize > 0) {
       const queued = (this.control[WRITE_HIGH]! - Number(read >> 32n)) >>> 0;
