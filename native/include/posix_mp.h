@@ -1,6 +1,6 @@
 /*
  * posix_mp.h — the byte layout of posix-mp's shared objects, and the lock protocol, for C programs that
- * share Locks, RLocks, Events, Values and Arrays with Node processes. Header-only; Linux; C99 or C++.
+ * share Locks, RLocks, Events, Values, Arrays and Queues with Node processes. Header-only; Linux; C99 or C++.
  *
  * A named object NAME is the POSIX shared memory object "/NAME" (shm_open), starting with a pmp_header;
  * its payload follows at PMP_PAYLOAD_OFFSET. Semaphores are different: they are plain POSIX named
