@@ -161,10 +161,10 @@ describe('Queue in one process', () => {
     const gets = Array.from({ length: 1000 }, () => q.get());
     await sleep(100);
     const { pbkdf2 } = await import('node:crypto');
-    const started = performance.now();
-    await readFile(new URL(import.meta.url));
-    await new Promise((resolve, reject) => pbkdf2('k', 's', 1, 32, 'sha256', (e, key) => (e ? reject(e) : resolve(key))));
-    expect(performance.now() - started).toBeLessThan(5000);
+    // Both complete on libuv's pool while the gets wait on the addon's waiter threads.
+    expect((await readFile(new URL(import.meta.url))).length).toBeGreaterThan(0);
+    const key = await new Promise<Buffer>((resolve, reject) => pbkdf2('k', 's', 1, 32, 'sha256', (e, k) => (e ? reject(e) : resolve(k))));
+    expect(key.length).toBe(32);
     for (let i = 0; i < 1000; i++) q.putSync(i);
     const got = (await Promise.all(gets)) as number[];
     expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
