@@ -210,6 +210,20 @@ describe('JoinableQueue and SimpleQueue', () => {
     for (const w of workers) await joined(w);
   });
 
+  it('a SimpleQueue passed to a child arrives as a SimpleQueue on the same ring', async () => {
+    const q = new SimpleQueue<string>();
+    const back = new SimpleQueue<string>();
+    try {
+      const child = start('echoClass', [q, back]);
+      await q.put('ping');
+      expect(await back.get({ timeout: LONG })).toBe('ping via SimpleQueue');
+      await joined(child);
+    } finally {
+      q.close();
+      back.close();
+    }
+  });
+
   it('SimpleQueue puts, gets, reports empty, and closes', async () => {
     const q = new SimpleQueue<number>();
     expect(q.empty()).toBe(true);
