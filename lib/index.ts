@@ -28,3 +28,7 @@ export type { Address, AuthOptions, TcpAddress } from './comm/address.js';
 export { AuthenticationError } from './comm/authkey.js';
 export { Client, type ClientOptions } from './comm/client.js';
 export { Listener, type ListenerOptions } from './comm/listener.js';
+export { Queue, type QueueOptions } from './comm/queue.js';
+export { JoinableQueue } from './comm/joinable_queue.js';
+export { SimpleQueue, type SimpleQueueOptions } from './comm/simple_queue.js';
+export { Empty, Full } from './comm/queue_errors.js';

@@ -212,4 +212,11 @@ describe('npm run demo', () => {
     expect(out('004-lock-balance.mjs')).toEqual(['0', '']);
     expect(out('shared-counter.mjs')).toContain('final total: 20000 (expected 20000) OK');
   });
+
+  it('seeds 002 and 003: Queue between processes', () => {
+    const queue = out('002-queue.mjs');
+    expect(sorted(queue, /^\[ \d, \d+ \]$/).map((l) => l.slice(0, 3))).toEqual(['[ 0', '[ 1', '[ 2']);
+    expect(queue).toContain('end');
+    expect(out('003-queue.mjs').filter(Boolean)).toEqual(['1']);
+  });
 });
