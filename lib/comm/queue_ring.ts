@@ -25,18 +25,21 @@
  *   changes it), joiners on `tasks_done`; the `*_waiting` counters let commits skip the wake-up syscall when
  *   nobody sleeps. Sleeps last at most WAIT_SLICE_MS, so a peer killed between its commit and its wake-up
  *   delays a sleeper by at most that.
- * @internal
  */
 import { endianness } from 'node:os';
 
+import { LAYOUT } from '../internal/layout.js';
 import { binding } from '../internal/native.js';
 import { Lock } from '../sync/lock.js';
 import type { Segment } from '../shared/segment.js';
 
-/** sizeof(pmp_queue): the control block before the ring. */
-export const CONTROL_SIZE = 128;
+const QUEUE = LAYOUT.pmp_queue;
+const { constants } = LAYOUT;
+
+/** Where the ring starts in the payload, after the control block (pmp_queue). */
+export const RING_OFFSET = constants.PMP_QUEUE_RING_OFFSET;
 /** Bytes of a frame header. */
-export const FRAME_HEADER = 8;
+const FRAME_HEADER = constants.PMP_QUEUE_FRAME_HEADER;
 /** Default ring size in bytes. */
 export const DEFAULT_CAPACITY = 1 << 20;
 /** Smallest ring: a frame of a few hundred bytes must fit whole. */
@@ -44,34 +47,29 @@ export const MIN_CAPACITY = 4096;
 /** Largest ring: offsets are 32-bit. */
 export const MAX_CAPACITY = 1 << 30;
 /** Longest sleep between checks (see the module comment). */
-export const WAIT_SLICE_MS = 1000;
+export const WAIT_SLICE_MS = constants.PMP_QUEUE_SLICE_MS;
 /** How often a consumer in the middle of a streamed message checks that its writer is alive. */
-const LIVENESS_MS = 50;
+const LIVENESS_MS = constants.PMP_QUEUE_LIVENESS_MS;
 
-// Byte offsets in the control block (pmp_queue).
-const PUT_LOCK = 0;
-const GET_LOCK = 64;
-const WRITE = 16;
-const READ = 80;
-// Int32 indexes in the control block.
+// Int32 indexes in the control block (pmp_queue); a position's halves in native byte order.
 const LOW = endianness() === 'LE' ? 0 : 1;
-const WRITE_LOW = WRITE / 4 + LOW;
-const WRITE_HIGH = WRITE / 4 + 1 - LOW;
-const READ_LOW = READ / 4 + LOW;
-const PUTTERS_WAITING = 24 / 4;
-const GETTERS_WAITING = 88 / 4;
-const TASKS_DONE = 92 / 4;
-const JOINERS_WAITING = 96 / 4;
+const WRITE_LOW = QUEUE.write / 4 + LOW;
+const WRITE_HIGH = QUEUE.write / 4 + 1 - LOW;
+const READ_LOW = QUEUE.read / 4 + LOW;
+const PUTTERS_WAITING = QUEUE.putters_waiting / 4;
+const GETTERS_WAITING = QUEUE.getters_waiting / 4;
+const TASKS_DONE = QUEUE.tasks_done / 4;
+const JOINERS_WAITING = QUEUE.joiners_waiting / 4;
 
 /** Frame flags (low byte of the frame's second word). */
-const enum Flag {
-  First = 1,
-  Last = 2,
-  Abort = 4,
-}
+const Flag = {
+  First: constants.PMP_QUEUE_FIRST,
+  Last: constants.PMP_QUEUE_LAST,
+  Abort: constants.PMP_QUEUE_ABORT,
+} as const;
 
 /** Bit 0 of a position's low half: a streamed message is being written (`write`) or read (`read`). */
-const STREAM = 1;
+const STREAM = constants.PMP_QUEUE_STREAM;
 
 /** Which futex word a wait sleeps on (Int32 indexes into the control block). */
 export const WaitOn = {
@@ -126,13 +124,13 @@ export class Ring {
     const base = segment.payloadOffset;
     [this.capacity, this.maxsize] = segment.params;
     this.maxFramePayload = (this.capacity >>> 1) - FRAME_HEADER;
-    this.control = new Int32Array(segment.buffer, base, CONTROL_SIZE / 4);
-    this.#write = new BigUint64Array(segment.buffer, base + WRITE, 1);
-    this.#read = new BigUint64Array(segment.buffer, base + READ, 1);
-    this.#bytes = Buffer.from(segment.buffer, base + CONTROL_SIZE, this.capacity);
-    this.#words = new Uint32Array(segment.buffer, base + CONTROL_SIZE, this.capacity / 4);
-    this.putLock = new Lock(Lock.embeddedOptions(segment, base + PUT_LOCK));
-    this.getLock = new Lock(Lock.embeddedOptions(segment, base + GET_LOCK));
+    this.control = new Int32Array(segment.buffer, base, QUEUE.sizeof / 4);
+    this.#write = new BigUint64Array(segment.buffer, base + QUEUE.write, 1);
+    this.#read = new BigUint64Array(segment.buffer, base + QUEUE.read, 1);
+    this.#bytes = Buffer.from(segment.buffer, base + RING_OFFSET, this.capacity);
+    this.#words = new Uint32Array(segment.buffer, base + RING_OFFSET, this.capacity / 4);
+    this.putLock = new Lock(Lock.embeddedOptions(segment, base + QUEUE.put_lock));
+    this.getLock = new Lock(Lock.embeddedOptions(segment, base + QUEUE.get_lock));
   }
 
   /** Messages in the queue (complete ones not yet taken). */

@@ -357,7 +357,8 @@ static inline void* pmp_payload(void* base) { return (char*)base + PMP_PAYLOAD_O
  * Waiting: getters sleep on the low half of `write`, putters on the low half of `read` (each commit changes
  * it), joiners on tasks_done, after incrementing the matching *_waiting counter and re-reading the word; a
  * commit wakes all sleepers of its word if the counter is non-zero. Sleeps last at most PMP_QUEUE_SLICE_MS.
- * Tags: 1 = V8-serialized value, 2 = raw bytes (a Node Buffer), 3 = V8 value with named shared objects,
+ * Tags: 1 = V8-serialized value, 2 = raw bytes (a Node Buffer), 3 = V8-serialized value with what Node's
+ * reduction step took out of it (named shared objects, functions and classes by module and name: Node only),
  * 4 = a number (float64, native byte order), 5 = a string (UTF-8).
  */
 typedef struct pmp_queue {
@@ -383,7 +384,7 @@ typedef char pmp_queue_layout_check[sizeof(pmp_queue) == 128 ? 1 : -1];
 #define PMP_QUEUE_ABORT 4u
 #define PMP_QUEUE_TAG_VALUE 1u
 #define PMP_QUEUE_TAG_BYTES 2u
-#define PMP_QUEUE_TAG_SHARED 3u
+#define PMP_QUEUE_TAG_REDUCED 3u
 #define PMP_QUEUE_TAG_NUMBER 4u
 #define PMP_QUEUE_TAG_STRING 5u
 #define PMP_QUEUE_SLICE_MS 1000
