@@ -35,6 +35,8 @@ const EXAMPLES = [
   ['001-exitcode.mjs', `${S001}, 进程的退出状态: exit codes`],
   ['001-subclass.cjs', `${S001}, 派生进程: a Process subclass (CommonJS)`],
   ['001-event.mjs', `${S001}, 进程间信号传递: Event with and without a timeout`],
+  ['001-queue-object.mjs', `${S001}, 进程间传递消息: an instance of an exported class through a Queue, its method called in the worker`],
+  ['001-joinable-queue.mjs', `${S001}, 进程间传递消息 (Consumer/Task): Task objects through a JoinableQueue, join(), results on a Queue`],
   ['002-subprocess-call.mjs', `${S002}, 二 subprocess: call(["ls", "-l"]) and its return code`],
   ['002-signal-returncode.mjs', `${S002}, 三 进程间的信号机制: os.kill(pid, SIGINT), return code -2`],
   ['002-process.mjs', `${S002}, 四 multiprocessing, 简单使用: 3 processes, join`],

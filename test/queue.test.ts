@@ -3,15 +3,23 @@
 // shared handles inside items.
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { activeChildren, Empty, Event, Full, JoinableQueue, Lock, Process, Queue, RawArray, SimpleQueue, Value } from 'posix-mp';
-import { uniqueName } from './helpers.js';
+import { activeChildren, Empty, Event, Full, JoinableQueue, Lock, Pipe, Process, Queue, RawArray, SimpleQueue, Value } from 'posix-mp';
+import { sleep, uniqueName, until } from './helpers.js';
 
 const targets = new URL('./fixtures/queue-targets.mjs', import.meta.url);
 /** Generous: the machine is loaded. */
 const LONG = 60_000;
+
+/** The Task class and square function of the targets module. */
+interface TaskLike {
+  call(): number;
+}
+interface Fixtures {
+  Task: new (a: number, b: number) => TaskLike;
+  square: (x: number) => number;
+}
 
 function start(name: string, args: unknown[]): Process {
   const p = new Process({ target: { module: targets, export: name }, args });
@@ -82,7 +90,7 @@ describe('Queue in one process', () => {
       const c = Queue.open(name);
       c.putSync('x');
       c.putSync('y');
-      while (seen.length < 2) await sleep(10);
+      await until(() => seen.length === 2, 'both items are iterated');
       b.close();
       await iterating;
       expect(seen.sort()).toEqual(['x', 'y']);
@@ -170,11 +178,45 @@ describe('Queue in one process', () => {
     expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 
-  it('refuses anonymous shared objects inside items, with a clear error', () => {
+  it('refuses anonymous shared objects and Connections inside items, with a clear error', () => {
     using q = new Queue();
     using lock = new Lock();
-    expect(() => q.putSync({ deep: [lock] })).toThrow(expect.objectContaining({ code: 'ERR_MP_TRANSFER' }));
+    expect(() => q.putSync({ deep: [lock] })).toThrow(expect.objectContaining({ code: 'ERR_MP_TRANSFER', message: expect.stringMatching(/the Lock in this queue item is anonymous/) }));
+    const [a, b] = Pipe();
+    try {
+      expect(() => q.putSync([a])).toThrow(expect.objectContaining({ code: 'ERR_MP_TRANSFER' }));
+    } finally {
+      a.close();
+      b.close();
+    }
     expect(q.qsize()).toBe(0);
+  });
+
+  it('instances of exported classes keep their class, functions travel by reference (get and getSync)', async () => {
+    const { Task, square } = (await import(targets.href)) as Fixtures;
+    using q = new Queue<{ task: TaskLike; fn: (x: number) => number }>();
+    q.putSync({ task: new Task(3, 4), fn: square });
+    await q.put({ task: new Task(5, 6), fn: square });
+    // The receiver imports the module itself (vitest's copy of it is another instance): compared by behaviour.
+    const first = q.getSync();
+    expect(first.task.constructor.name).toBe('Task');
+    expect(first.fn.name).toBe('square');
+    expect(first.fn(first.task.call())).toBe(144);
+    const second = await q.get();
+    expect(second.task.constructor.name).toBe('Task');
+    expect(second.task.call()).toBe(30);
+  });
+
+  it('a child receives class instances from a queue as instances of their class', async () => {
+    const { Task, square } = (await import(targets.href)) as Fixtures;
+    using q = new Queue();
+    using back = new Queue<string>();
+    const child = start('callTasks', [q, back]);
+    await q.put({ task: new Task(6, 7), fn: square });
+    q.putSync({ task: new Task(2, 5), fn: square });
+    await q.put(null);
+    expect([await back.get({ timeout: LONG }), await back.get({ timeout: LONG })]).toEqual(['Task 42 1764', 'Task 10 100']);
+    await joined(child);
   });
 });
 

@@ -1,36 +1,42 @@
 /**
  * What a queue item becomes in the ring, and back: the only place where queues use the reduction step
- * (transfer.ts), so that shared objects inside items arrive as handles and everything the reduction learns
- * (e.g. class instances) applies to queue items too.
+ * (reduction.ts), so that queue items travel as a Process's arguments and Connection messages do — shared
+ * objects as handles, functions and classes by reference, class instances with their class.
  *
- * Tags (the high bits of a frame's flags word, see posix_mp.h):
+ * Tags (the high bits of a frame's flags word, `PMP_QUEUE_TAG_*` in posix_mp.h):
  * - BYTES: a Buffer, as its raw bytes (a C peer reads and writes these); it arrives as a Buffer.
- * - VALUE: `v8.serialize` of the item.
- * - SHARED: `v8.serialize` of `[descriptions, encoded item]`, the item holding shared objects by name.
+ * - VALUE: `v8.serialize` of the item, when nothing in it needed reducing.
+ * - REDUCED: `v8.serialize` of `[reduced, encoded item]` (see `Reduced` in reduction.ts): the item holds
+ *   shared objects by name, or functions, classes or class instances by reference.
  * - NUMBER: a number, as a float64 in native byte order; STRING: a string, as UTF-8. These skip V8's
  *   serializer, whose fixed cost dominates small items.
  *
- * Anonymous shared objects live in memfd memory whose descriptor a ring of bytes cannot carry: putting one
- * throws `ERR_MP_TRANSFER` (pass it to the Process instead, or give it a name).
- * @internal
+ * Descriptors cannot go through a ring of bytes: an item with an anonymous shared object (whose memory is a
+ * memfd) or a Connection throws `ERR_MP_TRANSFER` (pass it to the Process instead, or give it a name).
  */
 import { endianness } from 'node:os';
-import { deserialize, serialize } from 'node:v8';
+import { deserialize } from 'node:v8';
 
 import { mpError } from '../internal/errors.js';
-import { decode, Outgoing, reviveShared, type WireDescription } from './transfer.js';
+import { LAYOUT } from '../internal/layout.js';
 import type { RawMessage } from './queue_ring.js';
+import { Outgoing, receive, receiveSync, serializeEncoded, type Reduced } from './reduction.js';
 
-/** Frame tags (`PMP_QUEUE_TAG_*` in posix_mp.h). */
-export const enum Tag {
-  Value = 1,
-  Bytes = 2,
-  Shared = 3,
-  Number = 4,
-  String = 5,
-}
+const { constants } = LAYOUT;
+
+/** Frame tags. */
+const Tag = {
+  Value: constants.PMP_QUEUE_TAG_VALUE,
+  Bytes: constants.PMP_QUEUE_TAG_BYTES,
+  Reduced: constants.PMP_QUEUE_TAG_REDUCED,
+  Number: constants.PMP_QUEUE_TAG_NUMBER,
+  String: constants.PMP_QUEUE_TAG_STRING,
+} as const;
 
 const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** How a queue item is named in errors. */
+const PATH = 'item';
 
 /** Turns an item into a tagged message. */
 export function encodeItem(item: unknown): RawMessage {
@@ -40,28 +46,35 @@ export function encodeItem(item: unknown): RawMessage {
     return { tag: Tag.Number, bytes };
   }
   if (typeof item === 'string') return { tag: Tag.String, bytes: Buffer.from(item, 'utf8') };
-  if (typeof item !== 'object' || item === null) return { tag: Tag.Value, bytes: serialize(item) };
+  if ((typeof item !== 'object' && typeof item !== 'function') || item === null) {
+    return { tag: Tag.Value, bytes: serializeEncoded(item, item, PATH) };
+  }
   if (Buffer.isBuffer(item)) return { tag: Tag.Bytes, bytes: item };
-  const outgoing = new Outgoing();
-  const encoded = outgoing.encode(item);
-  if (outgoing.descriptions.length === 0) return { tag: Tag.Value, bytes: serialize(encoded) };
-  if (outgoing.files.length > 0) {
-    const anonymous = outgoing.descriptions.find((d) => d.memory)!;
+  const out = new Outgoing();
+  const encoded = out.encode(item, PATH);
+  if (out.files.length > 0) {
+    const passed = out.descriptions.find((d) => d.memory !== undefined || d.descriptor !== undefined)!;
     throw mpError(
       'ERR_MP_TRANSFER',
-      `the ${anonymous.kind} in this item is anonymous: its memory cannot travel through a queue. ` +
-        `Create it with a name ({ name }), or pass it to the Process in its args`,
+      `the ${passed.kind} in this queue item ${passed.memory ? 'is anonymous: its memory' : 'is a descriptor, which'} ` +
+        `cannot travel through a queue's shared memory. Create it with a name ({ name }), or pass it to the ` +
+        `Process in its args (or send it through a Pipe)`,
     );
   }
-  return { tag: Tag.Shared, bytes: serialize([outgoing.descriptions, encoded]) };
+  const reduced = out.reduced();
+  if (reduced.shared.length === 0 && reduced.references.length === 0) {
+    return { tag: Tag.Value, bytes: serializeEncoded(encoded, item, PATH) };
+  }
+  return { tag: Tag.Reduced, bytes: serializeEncoded([reduced, encoded], item, PATH) };
 }
 
 /**
- * A message's item, deserialized while the message is still in the ring. A SHARED item still has its shared
- * objects to revive, which happens after the read is committed (`reviveItem`): reviving may fail (an object
- * unlinked meanwhile) and must not leave the message in the queue to fail again.
+ * A message's item, deserialized while the message is still in the ring. A REDUCED item still has its
+ * shared objects to revive and its classes to import, which happens after the read is committed
+ * (`reviveItem`): that may fail (an object unlinked meanwhile, a module gone) and must not leave the message
+ * in the queue to fail again.
  */
-export type TakenItem = { item: unknown; reduced?: undefined } | { reduced: WireDescription[]; encoded: unknown };
+export type TakenItem = { item: unknown; reduced?: undefined } | { reduced: Reduced; encoded: unknown };
 
 /** Deserializes a message. `message.bytes` may be a view of the ring: nothing keeps it. */
 export function takeItem(message: RawMessage): TakenItem {
@@ -78,8 +91,8 @@ export function takeItem(message: RawMessage): TakenItem {
       const { buffer, byteOffset, byteLength } = message.bytes;
       return { item: Buffer.from(buffer, byteOffset, byteLength).toString('utf8') };
     }
-    case Tag.Shared: {
-      const [reduced, encoded] = deserialize(message.bytes) as [WireDescription[], unknown];
+    case Tag.Reduced: {
+      const [reduced, encoded] = deserialize(message.bytes) as [Reduced, unknown];
       return { reduced, encoded };
     }
     default:
@@ -87,13 +100,17 @@ export function takeItem(message: RawMessage): TakenItem {
   }
 }
 
-/** The item of a taken message, its shared objects revived (blocking: for the Sync forms). */
+/** The item of a taken message, revived (blocking: for the Sync forms; ES modules are loaded with require()). */
 export function reviveItem(taken: TakenItem): unknown {
   if (taken.reduced === undefined) return taken.item;
-  return decode(taken.encoded, reviveShared(taken.reduced, [], []));
+  return receiveSync(taken.reduced, [])(taken.encoded);
 }
 
-/** The item of a taken message, its shared objects revived (for the async forms). */
+/**
+ * The item of a taken message, revived (for the async forms: the modules of its classes are imported, so
+ * that modules with top-level await work too).
+ */
 export async function reviveItemAsync(taken: TakenItem): Promise<unknown> {
-  return reviveItem(taken);
+  if (taken.reduced === undefined) return taken.item;
+  return (await receive(taken.reduced, []))(taken.encoded);
 }
