@@ -3,13 +3,14 @@
  * is derived from shared counters — items ever put minus `taskDone()` calls — so no process killed between
  * two steps can leave it wrong.
  */
+import { deadlineOf, remainingMs } from '../internal/deadline.js';
 import { mpError } from '../internal/errors.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
+import { registerHandle } from '../shared/handle.js';
 import { openExisting } from '../shared/names.js';
-import { deadlineOf, remainingMs } from '../sync/event.js';
 import { Queue, type QueueOptions } from './queue.js';
 import { WaitOn } from './queue_ring.js';
-import { RECEIVED, registerTransfer } from './transfer.js';
+import { RECEIVED } from './reduction.js';
 
 /**
  * A Queue whose consumers call `taskDone()` once per item they finished with; `join()` waits until every
@@ -65,12 +66,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     }
   }
 
+  // Passing to child processes (reduction.ts): it arrives as a JoinableQueue on the same ring.
   static {
-    registerTransfer<JoinableQueue>({
-      kind: 'JoinableQueue',
-      type: JoinableQueue,
-      describe: (q) => q.describeShared(),
-      revive: (d) => (d.memory ? new JoinableQueue(0, { [RECEIVED]: d } as QueueOptions) : JoinableQueue.open(d.name)),
-    });
+    registerHandle('JoinableQueue', JoinableQueue, (d) =>
+      d.memory ? new JoinableQueue(0, { [RECEIVED]: d } as QueueOptions) : JoinableQueue.open(d.name),
+    );
   }
 }
