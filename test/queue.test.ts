@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { activeChildren, Empty, Event, Full, JoinableQueue, Lock, Pipe, Process, Queue, RawArray, SimpleQueue, Value } from 'posix-mp';
+import { activeChildren, Empty, Event, Full, JoinableQueue, Lock, Pipe, Process, Queue, RawArray, SimpleQueue, Value, type Connection } from 'posix-mp';
 import { sleep, uniqueName, until } from './helpers.js';
 
 const targets = new URL('./fixtures/queue-targets.mjs', import.meta.url);
@@ -178,8 +178,9 @@ describe('Queue in one process', () => {
     expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 
-  it('refuses anonymous shared objects and Connections inside items, with a clear error', () => {
-    using q = new Queue();
+  it('a named queue refuses anonymous shared objects and Connections inside items, with a clear error', () => {
+    const q = new Queue(0, { name: uniqueName('q-refuse') });
+    q.unlink();
     using lock = new Lock();
     expect(() => q.putSync({ deep: [lock] })).toThrow(expect.objectContaining({ code: 'ERR_MP_TRANSFER', message: expect.stringMatching(/the Lock in this queue item is anonymous/) }));
     const [a, b] = Pipe();
@@ -190,6 +191,106 @@ describe('Queue in one process', () => {
       b.close();
     }
     expect(q.qsize()).toBe(0);
+    q.close();
+  });
+
+  it('an anonymous queue carries anonymous shared objects and Connections in items: they arrive working', async () => {
+    using q = new Queue<{ value: Value<number>; lock: Lock; conn: Connection; again: Value<number> }>();
+    using value = new Value('i', 5, { lock: false });
+    using lock = new Lock();
+    const [a, b] = Pipe();
+    try {
+      q.putSync({ value, lock, conn: a, again: value });
+      const got = await q.get();
+      expect(got.again).toBe(got.value);
+      got.value.value += 1;
+      expect(value.value).toBe(6);
+      expect(got.lock.acquireSync({ timeout: 0 })).toBe(true);
+      expect(lock.locked()).toBe(true);
+      got.lock.release();
+      got.conn.send('through the passed end');
+      expect(await b.recv()).toBe('through the passed end');
+      got.conn.close();
+      got.value.close();
+      got.lock.close();
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('anonymous shared objects and Connections in items reach child processes, which use them', async () => {
+    using q = new Queue();
+    using value = new Value('i', 0, { lock: false });
+    using lock = new Lock();
+    const children = [start('useAnonymous', [q]), start('useAnonymous', [q])];
+    const readers: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const [a, b] = Pipe();
+      await q.put({ value, lock, conn: a });
+      a.close();
+      readers.push(b.recv({ timeout: LONG }).finally(() => b.close()));
+    }
+    await q.put(null);
+    await q.put(null);
+    const pids = new Set(await Promise.all(readers));
+    for (const c of children) await joined(c);
+    expect(value.value).toBe(20);
+    for (const pid of pids) expect(children.map((c) => c.pid)).toContain(pid);
+  });
+
+  it('more items with descriptors than the socket buffer holds: puts wait for gets, nothing is lost', async () => {
+    using q = new Queue<{ i: number; value: Value<number> }>();
+    using value = new Value('i', 7, { lock: false });
+    const count = 3000;
+    const putting = (async () => {
+      for (let i = 0; i < count; i++) await q.put({ i, value });
+    })();
+    await sleep(50);
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+      const item = await q.get({ timeout: LONG });
+      expect(item.i).toBe(i);
+      sum += item.value.value;
+      item.value.close();
+    }
+    await putting;
+    expect(sum).toBe(7 * count);
+  });
+
+  it('producers putting anonymous objects, SIGKILLed at random points: every item taken works, no orphan is taken', async () => {
+    using q = new Queue<{ slot: number; i: number; value: Value<number> }>(0, { capacityBytes: 16 * 1024 });
+    const slots = 6;
+    const progress = RawArray('i', slots);
+    const seen = Array.from({ length: slots }, () => -1);
+    let taken = 0;
+    const take = (item: { slot: number; i: number; value: Value<number> }): void => {
+      // FIFO per producer, and the Value is the one that producer made for that item.
+      expect(item.i).toBeGreaterThan(seen[item.slot]!);
+      seen[item.slot] = item.i;
+      expect(item.value.value).toBe(item.i);
+      item.value.close();
+      taken++;
+    };
+    for (let slot = 0; slot < slots; slot++) {
+      const producer = start('putAnonymous', [q, slot, progress]);
+      const stopAt = Date.now() + 100 + randomInt(300);
+      while (Date.now() < stopAt) {
+        try {
+          take(await q.get({ timeout: 20 }));
+        } catch (error) {
+          if (!(error instanceof Empty)) throw error;
+        }
+      }
+      producer.kill();
+      await producer.join(LONG);
+    }
+    while (!q.empty()) take(q.getSync());
+    expect(taken).toBeGreaterThan(0);
+    // The socket pair holds no datagram a later get could mistake for its own: a new item still arrives right.
+    using value = new Value('i', 1 << 30, { lock: false });
+    q.putSync({ slot: 0, i: 1 << 30, value });
+    take(q.getSync());
   });
 
   it('instances of exported classes keep their class, functions travel by reference (get and getSync)', async () => {

@@ -11,8 +11,8 @@ export type { QueueOptions } from './queue_handle.js';
 
 /**
  * A FIFO queue shared between processes. Items are any value a Process's arguments can be: Buffers travel
- * as raw bytes; named shared objects inside an item arrive as working handles; instances of exported classes
- * keep their class.
+ * as raw bytes; shared objects inside an item arrive as working handles (anonymous ones and Connections only
+ * through an anonymous queue); instances of exported classes keep their class.
  *
  * `put`/`putSync` wait while the queue holds `maxsize` items (or its ring has no room) and throw
  * {@link Full} on timeout; `get`/`getSync` wait while it is empty and throw {@link Empty} on timeout.

@@ -17,9 +17,11 @@ import { openSegment, SharedHandle } from '../shared/handle.js';
 import type { NameOptions } from '../shared/names.js';
 import { Kind, type Segment } from '../shared/segment.js';
 import type { Lock } from '../sync/lock.js';
+import { Channel, ChannelEnd } from './queue_channel.js';
 import { encodeItem, reviveItem, reviveItemAsync, takeItem, type TakenItem } from './queue_items.js';
 import { Empty, eofError, Full } from './queue_errors.js';
 import { DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY, RING_OFFSET, Ring, WAIT_SLICE_MS, WaitOn, type RawMessage } from './queue_ring.js';
+import { receivedDescription, type SharedDescription } from './reduction.js';
 
 /** Options of `new Queue(maxsize, options)`. */
 export interface QueueOptions extends NameOptions {
@@ -42,6 +44,11 @@ const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
 /** Which side of the queue an operation works on. */
 type Side = 'put' | 'get';
 
+/** What an anonymous queue's description carries besides its memory and sending socket. */
+interface ChannelParams {
+  receiver: ChannelEnd;
+}
+
 /** The memory of a queue: received, opened or created (`maxsize` and `capacityBytes` only for a new one). */
 function openQueueSegment(maxsize: number, options: QueueOptions | undefined): Segment {
   const bound = Math.max(0, validateInteger(maxsize, 'maxsize', -0x80000000, 0x7fffffff));
@@ -61,11 +68,14 @@ function openQueueSegment(maxsize: number, options: QueueOptions | undefined): S
 
 /**
  * A FIFO queue shared between processes: the part Queue and SimpleQueue share. Items are any value a
- * Process's arguments can be (see reduction.ts): Buffers travel as raw bytes, named shared objects arrive as
- * working handles, instances of exported classes keep their class.
+ * Process's arguments can be (see reduction.ts): Buffers travel as raw bytes, shared objects arrive as
+ * working handles (anonymous ones and Connections only through an anonymous queue, whose socket pair carries
+ * their descriptors: queue_channel.ts), instances of exported classes keep their class.
  */
 export abstract class QueueHandle<T = unknown> extends SharedHandle {
   readonly #ring: Ring;
+  /** An anonymous queue's socket pair for the descriptors items pass (queue_channel.ts); none if named. */
+  readonly #channel: Channel | undefined;
   /** Aborted by close(): cancels this handle's pending lock acquisitions. */
   readonly #closing = new AbortController();
 
@@ -74,6 +84,12 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
     const segment = openQueueSegment(maxsize, options);
     super(what, segment.name, segment);
     this.#ring = new Ring(segment);
+    const received = receivedDescription(options);
+    if (received?.descriptor !== undefined) {
+      this.#channel = new Channel(received.descriptor, (received.params as ChannelParams).receiver.fd);
+    } else if (segment.anonymous) {
+      this.#channel = Channel.create();
+    }
     // Every pending async put or get listens to it while it waits for a lock: there may be thousands.
     setMaxListeners(0, this.#closing.signal);
   }
@@ -83,7 +99,7 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
     this.assertOpen();
     const wait = parseAsyncWait(options);
     if (wait.signal?.aborted) throw wait.signal.reason;
-    const message = encodeItem(item);
+    const message = encodeItem(item, this.#channel !== undefined);
     await this.track(() => this.#putAsync(message, deadlineOf(wait.timeoutMs), wait.signal));
   }
 
@@ -91,7 +107,9 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
   putSync(item: T, options?: SyncWaitOptions): void {
     this.assertOpen();
     const deadline = deadlineOf(parseSyncWait(options));
-    const { tag, bytes } = encodeItem(item);
+    const message = encodeItem(item, this.#channel !== undefined);
+    const { tag, bytes } = message;
+    const beforeFirst = this.#beforeFirst(message);
     const ring = this.#ring;
     let sent = -1;
     for (;;) {
@@ -101,7 +119,7 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
         ring.repairWriter();
         for (;;) {
           seen = ring.seen(WaitOn.Space);
-          sent = ring.writeParts(tag, bytes, sent);
+          sent = ring.writeParts(tag, bytes, sent, beforeFirst);
           if (sent === bytes.length) return;
           if (sent < 0) break;
           // Part of a large message is in: the rest follows, holding put_lock so that its parts stay
@@ -148,6 +166,7 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
         for (;;) {
           seen = ring.seen(WaitOn.Data);
           taken = ring.take(takeItem);
+          if (taken) this.#receiveDescriptors(taken.item);
           if (taken || !ring.midMessage) break;
           if (!ring.writerGone()) this.#sleepSync(WaitOn.Data, seen, deadlineOf(ring.livenessMs));
         }
@@ -213,7 +232,35 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
     const { putLock, getLock } = this.#ring;
     putLock.close();
     getLock.close();
+    this.#channel?.close();
     putLock.afterNativeWaits(() => getLock.afterNativeWaits(() => super.free()));
+  }
+
+  /** @internal An anonymous queue's socket pair goes along: the sending socket, and the receiving one in params. */
+  protected override describe(): SharedDescription {
+    const description = super.describe();
+    const channel = this.#channel;
+    if (channel === undefined) return description;
+    const params: ChannelParams = { receiver: new ChannelEnd(channel.receiveFd) };
+    return { ...description, descriptor: channel.sendFd, params };
+  }
+
+  /** For a message that passes descriptors: sends them (holding put_lock) once the ring has room for it. */
+  #beforeFirst(message: RawMessage): (() => boolean) | undefined {
+    const { fds } = message;
+    if (fds === undefined) return undefined;
+    const channel = this.#channel!;
+    const control = this.#ring.control;
+    return () => channel.send(control, message.bytes, fds);
+  }
+
+  /** Holding get_lock, the item's read committed: the descriptors that came with it. */
+  #receiveDescriptors(item: TakenItem): void {
+    if (item.token === undefined) return;
+    if (this.#channel === undefined) {
+      throw mpError('ERR_MP_PROTOCOL', 'a queue item passes descriptors, but this handle of the queue has no socket pair for them');
+    }
+    item.fds = this.#channel.receive(item.token);
   }
 
   /** @internal */
@@ -221,7 +268,9 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
     return { qsize: this.#ring.size(), maxsize: this.#ring.maxsize };
   }
 
-  async #putAsync({ tag, bytes }: RawMessage, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  async #putAsync(message: RawMessage, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    const { tag, bytes } = message;
+    const beforeFirst = this.#beforeFirst(message);
     const ring = this.#ring;
     let sent = -1;
     for (;;) {
@@ -231,7 +280,7 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
         ring.repairWriter();
         for (;;) {
           seen = ring.seen(WaitOn.Space);
-          sent = ring.writeParts(tag, bytes, sent);
+          sent = ring.writeParts(tag, bytes, sent, beforeFirst);
           if (sent === bytes.length) return;
           if (sent < 0) break;
           // Part of a large message is in: the rest follows, whatever the timeout or signal says.
@@ -257,6 +306,7 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
         for (;;) {
           seen = ring.seen(WaitOn.Data);
           taken = ring.take(takeItem);
+          if (taken) this.#receiveDescriptors(taken.item);
           if (taken || !ring.midMessage) break;
           // Part of a large message is taken: the rest follows, whatever the timeout or signal says.
           if (!ring.writerGone()) await this.#sleepAsync(WaitOn.Data, seen, deadlineOf(ring.livenessMs), undefined);

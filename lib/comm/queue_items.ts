@@ -10,15 +10,17 @@
  *   shared objects by name, or functions, classes or class instances by reference.
  * - NUMBER: a number, as a float64 in native byte order; STRING: a string, as UTF-8. These skip V8's
  *   serializer, whose fixed cost dominates small items.
- *
- * Descriptors cannot go through a ring of bytes: an item with an anonymous shared object (whose memory is a
- * memfd) or a Connection throws `ERR_MP_TRANSFER` (pass it to the Process instead, or give it a name).
+ * - PASSED: a token, then as REDUCED: the item also passes descriptors (the memory of anonymous shared
+ *   objects, Connections' sockets), which travel on the queue's socket pair (queue_channel.ts) with that
+ *   token. Only an anonymous queue has one: a named queue, which unrelated processes may open, refuses such
+ *   items with `ERR_MP_TRANSFER`.
  */
 import { endianness } from 'node:os';
 import { deserialize } from 'node:v8';
 
 import { mpError } from '../internal/errors.js';
 import { LAYOUT } from '../internal/layout.js';
+import { TOKEN_BYTES, tokenOf } from './queue_channel.js';
 import type { RawMessage } from './queue_ring.js';
 import { Outgoing, receive, receiveSync, serializeEncoded, type Reduced } from './reduction.js';
 
@@ -31,15 +33,22 @@ const Tag = {
   Reduced: constants.PMP_QUEUE_TAG_REDUCED,
   Number: constants.PMP_QUEUE_TAG_NUMBER,
   String: constants.PMP_QUEUE_TAG_STRING,
+  Passed: constants.PMP_QUEUE_TAG_PASSED,
 } as const;
+
+/** Descriptors one datagram may carry (the kernel's SCM_MAX_FD). */
+const MAX_FDS = 253;
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** How a queue item is named in errors. */
 const PATH = 'item';
 
-/** Turns an item into a tagged message. */
-export function encodeItem(item: unknown): RawMessage {
+/**
+ * Turns an item into a tagged message. `passesFds`: the queue has a socket pair for descriptors (a PASSED
+ * message's first TOKEN_BYTES are left for its token).
+ */
+export function encodeItem(item: unknown, passesFds: boolean): RawMessage {
   if (typeof item === 'number') {
     const bytes = new Uint8Array(8);
     new DataView(bytes.buffer).setFloat64(0, item, LITTLE_ENDIAN);
@@ -52,16 +61,25 @@ export function encodeItem(item: unknown): RawMessage {
   if (Buffer.isBuffer(item)) return { tag: Tag.Bytes, bytes: item };
   const out = new Outgoing();
   const encoded = out.encode(item, PATH);
-  if (out.files.length > 0) {
-    const passed = out.descriptions.find((d) => d.memory !== undefined || d.descriptor !== undefined)!;
-    throw mpError(
-      'ERR_MP_TRANSFER',
-      `the ${passed.kind} in this queue item ${passed.memory ? 'is anonymous: its memory' : 'is a descriptor, which'} ` +
-        `cannot travel through a queue's shared memory. Create it with a name ({ name }), or pass it to the ` +
-        `Process in its args (or send it through a Pipe)`,
-    );
-  }
   const reduced = out.reduced();
+  if (out.files.length > 0) {
+    if (!passesFds) {
+      const passed = out.descriptions.find((d) => d.memory !== undefined || d.descriptor !== undefined)!;
+      throw mpError(
+        'ERR_MP_TRANSFER',
+        `the ${passed.kind} in this queue item ${passed.memory ? 'is anonymous: its memory' : 'is a descriptor, which'} ` +
+          `cannot travel through a named queue, which processes that were not given its descriptors may open. ` +
+          `Create the object with a name ({ name }), or use an anonymous queue`,
+      );
+    }
+    if (out.files.length > MAX_FDS) {
+      throw mpError('ERR_MP_TRANSFER', `one queue item can carry at most ${MAX_FDS} anonymous shared objects and Connections`);
+    }
+    const body = serializeEncoded([reduced, encoded], item, PATH);
+    const bytes = Buffer.allocUnsafe(TOKEN_BYTES + body.length);
+    bytes.set(body, TOKEN_BYTES);
+    return { tag: Tag.Passed, bytes, fds: out.files.map((f) => f.fd) };
+  }
   if (reduced.shared.length === 0 && reduced.references.length === 0) {
     return { tag: Tag.Value, bytes: serializeEncoded(encoded, item, PATH) };
   }
@@ -74,7 +92,9 @@ export function encodeItem(item: unknown): RawMessage {
  * (`reviveItem`): that may fail (an object unlinked meanwhile, a module gone) and must not leave the message
  * in the queue to fail again.
  */
-export type TakenItem = { item: unknown; reduced?: undefined } | { reduced: Reduced; encoded: unknown };
+export type TakenItem =
+  | { item: unknown; reduced?: undefined; token?: undefined }
+  | { reduced: Reduced; encoded: unknown; token?: number; fds?: number[] };
 
 /** Deserializes a message. `message.bytes` may be a view of the ring: nothing keeps it. */
 export function takeItem(message: RawMessage): TakenItem {
@@ -95,6 +115,11 @@ export function takeItem(message: RawMessage): TakenItem {
       const [reduced, encoded] = deserialize(message.bytes) as [Reduced, unknown];
       return { reduced, encoded };
     }
+    case Tag.Passed: {
+      // The descriptors are received (by token) once the read is committed, still under get_lock.
+      const [reduced, encoded] = deserialize(message.bytes.subarray(TOKEN_BYTES)) as [Reduced, unknown];
+      return { reduced, encoded, token: tokenOf(message.bytes) };
+    }
     default:
       throw mpError('ERR_MP_PROTOCOL', `a queue message has the unknown tag ${message.tag}`);
   }
@@ -103,7 +128,7 @@ export function takeItem(message: RawMessage): TakenItem {
 /** The item of a taken message, revived (blocking: for the Sync forms; ES modules are loaded with require()). */
 export function reviveItem(taken: TakenItem): unknown {
   if (taken.reduced === undefined) return taken.item;
-  return receiveSync(taken.reduced, [])(taken.encoded);
+  return receiveSync(taken.reduced, taken.fds ?? [])(taken.encoded);
 }
 
 /**
@@ -112,5 +137,5 @@ export function reviveItem(taken: TakenItem): unknown {
  */
 export async function reviveItemAsync(taken: TakenItem): Promise<unknown> {
   if (taken.reduced === undefined) return taken.item;
-  return (await receive(taken.reduced, []))(taken.encoded);
+  return (await receive(taken.reduced, taken.fds ?? []))(taken.encoded);
 }

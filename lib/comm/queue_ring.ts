@@ -94,6 +94,8 @@ export interface RawMessage {
   bytes: Uint8Array;
   /** Taken from the ring: whether `bytes` is a private copy (a reassembled message), not a view of the ring. */
   copied?: boolean;
+  /** To put: descriptors that go with the message (queue_channel.ts). */
+  fds?: number[];
 }
 
 const pad8 = (n: number): number => (n + 7) & ~7;
@@ -185,15 +187,16 @@ export class Ring {
 
   /**
    * Writes the frames of a message from byte `sent` on (-1: not begun), as many as there is room for (and
-   * the first only if maxsize allows another message). Returns the new `sent`: `bytes.length` once the
-   * message is in; else wait for space (WaitOn.Space) — holding put_lock if the message has begun.
+   * the first only if maxsize allows another message, and `beforeFirst`, called once there is room for it,
+   * returns true). Returns the new `sent`: `bytes.length` once the message is in; else wait for space
+   * (WaitOn.Space) — holding put_lock if the message has begun.
    */
-  writeParts(tag: number, bytes: Uint8Array, sent: number): number {
+  writeParts(tag: number, bytes: Uint8Array, sent: number, beforeFirst?: () => boolean): number {
     for (;;) {
       const from = Math.max(sent, 0);
       const length = Math.min(bytes.length - from, this.maxFramePayload);
       const flags = (sent < 0 ? Flag.First : 0) | (from + length === bytes.length ? Flag.Last : 0);
-      if (!this.#tryWriteFrame(flags, tag, bytes, from, length)) return sent;
+      if (!this.#tryWriteFrame(flags, tag, bytes, from, length, beforeFirst)) return sent;
       sent = from + length;
       if (sent === bytes.length) return sent;
     }
@@ -203,7 +206,14 @@ export class Ring {
    * Appends one frame with `length` bytes of `bytes` from `start`, if there is room (and, for a FIRST frame,
    * if maxsize allows another message). Returns false if it must wait for space.
    */
-  #tryWriteFrame(flags: number, tag: number, bytes: Uint8Array, start: number, length: number): boolean {
+  #tryWriteFrame(
+    flags: number,
+    tag: number,
+    bytes: Uint8Array,
+    start: number,
+    length: number,
+    beforeFirst: (() => boolean) | undefined,
+  ): boolean {
     const read = Atomics.load(this.#read, 0);
     if (flags & Flag.First && this.maxsize > 0) {
       const queued = (this.control[WRITE_HIGH]! - Number(read >> 32n)) >>> 0;
@@ -212,6 +222,7 @@ export class Ring {
     const written = this.control[WRITE_LOW]! & ~STREAM;
     const used = (written - (Number(read & 0xffffffffn) & ~STREAM) + this.capacity) % this.capacity;
     if (FRAME_HEADER + pad8(length) > this.capacity - 8 - used) return false;
+    if (flags & Flag.First && beforeFirst && !beforeFirst()) return false;
     this.#writeFrame(flags, tag, bytes, start, length);
     return true;
   }

@@ -58,6 +58,7 @@ void InitLayout(Napi::Env env, Napi::Object exports) {
   PMP_FIELD(pmp_queue, put_lock);
   PMP_FIELD(pmp_queue, write);
   PMP_FIELD(pmp_queue, putters_waiting);
+  PMP_FIELD(pmp_queue, passed);
   PMP_FIELD(pmp_queue, get_lock);
   PMP_FIELD(pmp_queue, read);
   PMP_FIELD(pmp_queue, getters_waiting);
@@ -90,6 +91,7 @@ void InitLayout(Napi::Env env, Napi::Object exports) {
   PMP_CONSTANT(PMP_QUEUE_TAG_REDUCED);
   PMP_CONSTANT(PMP_QUEUE_TAG_NUMBER);
   PMP_CONSTANT(PMP_QUEUE_TAG_STRING);
+  PMP_CONSTANT(PMP_QUEUE_TAG_PASSED);
   PMP_CONSTANT(PMP_QUEUE_SLICE_MS);
   PMP_CONSTANT(PMP_QUEUE_LIVENESS_MS);
   layout.Set("constants", constants);

@@ -359,13 +359,15 @@ static inline void* pmp_payload(void* base) { return (char*)base + PMP_PAYLOAD_O
  * commit wakes all sleepers of its word if the counter is non-zero. Sleeps last at most PMP_QUEUE_SLICE_MS.
  * Tags: 1 = V8-serialized value, 2 = raw bytes (a Node Buffer), 3 = V8-serialized value with what Node's
  * reduction step took out of it (named shared objects, functions and classes by module and name: Node only),
- * 4 = a number (float64, native byte order), 5 = a string (UTF-8).
+ * 4 = a number (float64, native byte order), 5 = a string (UTF-8), 6 = a uint32 token and then as 3, the
+ * item's descriptors being on the anonymous queue's socket pair (Node only: see lib/comm/queue_channel.ts).
  */
 typedef struct pmp_queue {
   pmp_lock put_lock;
   uint64_t write;
   uint32_t putters_waiting;
-  uint32_t reserved0[9];
+  uint32_t passed; /* the token of the last descriptor datagram (PMP_QUEUE_TAG_PASSED), stored under put_lock */
+  uint32_t reserved0[8];
   pmp_lock get_lock; /* offset 64: the consumers' cache line */
   uint64_t read;
   uint32_t getters_waiting;
@@ -387,6 +389,7 @@ typedef char pmp_queue_layout_check[sizeof(pmp_queue) == 128 ? 1 : -1];
 #define PMP_QUEUE_TAG_REDUCED 3u
 #define PMP_QUEUE_TAG_NUMBER 4u
 #define PMP_QUEUE_TAG_STRING 5u
+#define PMP_QUEUE_TAG_PASSED 6u
 #define PMP_QUEUE_SLICE_MS 1000
 #define PMP_QUEUE_LIVENESS_MS 50
 
