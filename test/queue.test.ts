@@ -258,6 +258,37 @@ describe('Queue in one process', () => {
     expect(sum).toBe(7 * count);
   });
 
+  it("a producer killed mid-way through an item with descriptors leaves an orphan datagram, which the next get skips", async () => {
+    using q = new Queue<{ value: Value<number> }>(0, { capacityBytes: 16 * 1024 });
+    using started = new Event();
+    const producer = start('putLargeAnonymous', [q, started]);
+    expect(await started.wait({ timeout: LONG })).toBe(true);
+    // The producer sends the datagram, then streams until the ring is full and waits, holding the put lock.
+    // While it streams, a put that must not wait finds the producers' lock held: Full. Before, a probe goes in
+    // (and is taken back out).
+    await until(
+      () => {
+        try {
+          q.putNowait({ value: undefined as unknown as Value<number> });
+        } catch (error) {
+          if (error instanceof Full) return true;
+          throw error;
+        }
+        expect(q.getSync({ timeout: LONG }).value).toBeUndefined();
+        return false;
+      },
+      'the producer is streaming',
+      { timeout: LONG },
+    );
+    producer.kill();
+    await producer.join(LONG);
+    using value = new Value('i', 7, { lock: false });
+    q.putSync({ value });
+    const got = q.getSync({ timeout: LONG });
+    expect(got.value.value).toBe(7);
+    got.value.close();
+  });
+
   it('producers putting anonymous objects, SIGKILLed at random points: every item taken works, no orphan is taken', async () => {
     using q = new Queue<{ slot: number; i: number; value: Value<number> }>(0, { capacityBytes: 16 * 1024 });
     const slots = 6;
