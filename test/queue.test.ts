@@ -213,6 +213,16 @@ describe('Queue in one process', () => {
       got.conn.close();
       got.value.close();
       got.lock.close();
+      // An anonymous queue in an item: its memory and its socket pair go along, so it carries them in turn.
+      using inner = new SimpleQueue<{ value: Value<number> }>();
+      q.putSync({ inner } as never);
+      const { inner: received } = q.getSync() as unknown as { inner: SimpleQueue<{ value: Value<number> }> };
+      expect(received).toBeInstanceOf(SimpleQueue);
+      received.putSync({ value });
+      const again = inner.getSync();
+      expect(again.value.value).toBe(6);
+      again.value.close();
+      received.close();
     } finally {
       a.close();
       b.close();
