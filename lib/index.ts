@@ -33,3 +33,7 @@ export { namespaceDict } from './managers/namespace.js';
 export { SharedDict, type DictKey, type DictUpdate } from './managers/shared_dict.js';
 export { SharedList } from './managers/shared_list.js';
 export { Pool, type PoolCallOptions, type PoolMapOptions, type PoolOptions } from './pool/pool.js';
+export { Queue, type QueueOptions } from './comm/queue.js';
+export { JoinableQueue } from './comm/joinable_queue.js';
+export { SimpleQueue, type SimpleQueueOptions } from './comm/simple_queue.js';
+export { Empty, Full } from './comm/queue_errors.js';

@@ -239,4 +239,22 @@ describe('npm run demo', () => {
     ]);
     expect(out('shared-counter.mjs')).toContain('final total: 20000 (expected 20000) OK');
   });
+
+  it('seeds 002 and 003: Queue between processes', () => {
+    const queue = out('002-queue.mjs');
+    expect(sorted(queue, /^\[ \d, \d+ \]$/).map((l) => l.slice(0, 3))).toEqual(['[ 0', '[ 1', '[ 2']);
+    expect(queue).toContain('end');
+    expect(out('003-queue.mjs').filter(Boolean)).toEqual(['1']);
+    // A class instance through a Queue keeps its class: the worker calls its method.
+    expect(out('001-queue-object.mjs')).toContain('Doing something fancy in Process-1 for Fancy Dan!');
+    // Task objects through a JoinableQueue: each consumer calls them, join() returns once all are done.
+    const joinable = out('001-joinable-queue.mjs');
+    const consumers = Number(/^Creating (\d+) consumers$/.exec(joinable[0] ?? '')?.[1]);
+    expect(consumers).toBeGreaterThan(0);
+    expect(sorted(joinable, /^Consumer-\d+: \d \* \d$/).map((l) => l.replace(/^Consumer-\d+: /, '')).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `${i} * ${i}`),
+    );
+    expect(count(joinable, /^Consumer-\d+: Exiting$/)).toBe(consumers);
+    expect(sorted(joinable, /^Result: /)).toEqual(Array.from({ length: 10 }, (_, i) => `Result: ${i} * ${i} = ${i * i}`).sort());
+  });
 });

@@ -10,11 +10,14 @@ import {
   BoundedSemaphore,
   Condition,
   Event,
+  JoinableQueue,
   Lock,
   Process,
+  Queue,
   RLock,
   Semaphore,
   SharedMemory,
+  SimpleQueue,
   Value,
 } from 'posix-mp';
 import { uniqueName } from './helpers.js';
@@ -40,6 +43,9 @@ const HANDLES: [string, () => { name: string; closed: boolean; close(): void; [S
   ['Value', () => new Value('i', 7), (h: Value) => h.value],
   ['SharedArray', () => new MpArray('i', [1, 2]), (h: MpArray) => h.get(0)],
   ['SharedMemory', () => new SharedMemory({ size: 16 }), (h: SharedMemory) => h.buf],
+  ['Queue', () => new Queue(), (h: Queue) => h.qsize()],
+  ['JoinableQueue', () => new JoinableQueue(), (h: JoinableQueue) => h.unfinishedTasks()],
+  ['SimpleQueue', () => new SimpleQueue(), (h: SimpleQueue) => h.putSync(1)],
 ];
 
 describe('SharedHandle: the same handle behaviour in every class', () => {
@@ -82,12 +88,16 @@ describe('SharedHandle: the same handle behaviour in every class', () => {
     expect(shown(array)).toBe(`SharedArray { name: '${array.name}', closed: false, typecode: 'd', values: [ 0.5, 2 ] }`);
     using barrier = new Barrier(3);
     expect(shown(barrier)).toBe(`Barrier { name: '${barrier.name}', closed: false, parties: 3, nWaiting: 0, broken: false }`);
+    using queue = new Queue(5);
+    queue.putSync('x');
+    expect(shown(queue)).toBe(`Queue { name: '${queue.name}', closed: false, qsize: 1, maxsize: 5 }`);
   });
 
   it('named objects: unlink() removes the name, whatever the class', () => {
     const lock = new Lock({ name: uniqueName('handle-lock') });
     const value = new Value('i', 1, { name: uniqueName('handle-value') });
-    for (const handle of [lock, value]) {
+    const queue = new Queue(0, { name: uniqueName('handle-queue') });
+    for (const handle of [lock, value, queue]) {
       handle.close();
       handle.unlink();
       expect(() => Lock.open(handle.name)).toThrow(expect.objectContaining({ code: 'ENOENT' }));

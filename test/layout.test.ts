@@ -36,10 +36,10 @@ describe('struct layouts', () => {
 
   it('a struct the TypeScript does not know is caught too', () => {
     const doctored = copy();
-    doctored.pmp_queue = { sizeof: 64, head: 0 };
+    doctored.pmp_pool = { sizeof: 64, head: 0 };
     expect(layoutMismatches(LAYOUT, doctored as Layout)).toEqual([
-      'pmp_queue.sizeof: TypeScript has none, native 64',
-      'pmp_queue.head: TypeScript has none, native 0',
+      'pmp_pool.sizeof: TypeScript has none, native 64',
+      'pmp_pool.head: TypeScript has none, native 0',
     ]);
   });
 });

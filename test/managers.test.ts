@@ -241,6 +241,8 @@ describe('Manager', () => {
       manager.Array('d', [1, 2]),
       manager.list(),
       manager.dict(),
+      manager.Queue(),
+      manager.JoinableQueue(),
     ];
     expect(objects.map((o) => o.constructor.name)).toEqual([
       'Lock',
@@ -254,7 +256,12 @@ describe('Manager', () => {
       'SharedArray',
       'SharedList',
       'SharedDict',
+      'Queue',
+      'JoinableQueue',
     ]);
+    const queue = objects[11] as ReturnType<Manager['Queue']>;
+    queue.putSync('item');
+    expect(queue.getSync()).toBe('item');
     expect(managerLeftovers().length).toBeGreaterThan(0);
     manager.shutdown();
     expect(managerLeftovers()).toEqual([]);

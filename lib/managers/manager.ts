@@ -11,6 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 
+import { JoinableQueue } from '../comm/joinable_queue.js';
+import { Queue } from '../comm/queue.js';
 import { Barrier, type BarrierBehaviour } from '../sync/barrier.js';
 import { Condition } from '../sync/condition.js';
 import { Event } from '../sync/event.js';
@@ -111,6 +113,19 @@ export class Manager {
   Barrier(parties: number, behaviour?: BarrierBehaviour): Barrier {
     const b = validateOptions<BarrierBehaviour>(behaviour, 'behaviour');
     return this.#own(new Barrier(parties, { action: b.action, timeout: b.timeout, name: this.#name() }));
+  }
+
+  /**
+   * A new {@link Queue} holding at most `maxsize` items (0: no limit but its bytes). Named, like everything a
+   * Manager makes, so it can be stored in containers; anonymous objects inside its items are therefore refused.
+   */
+  Queue<T = unknown>(maxsize = 0): Queue<T> {
+    return this.#own(new Queue<T>(maxsize, { name: this.#name() }));
+  }
+
+  /** A new {@link JoinableQueue} (see {@link Manager.Queue}). */
+  JoinableQueue<T = unknown>(maxsize = 0): JoinableQueue<T> {
+    return this.#own(new JoinableQueue<T>(maxsize, { name: this.#name() }));
   }
 
   /** A new {@link Value} of C type `typecode` (with its own lock, as Python's manager Value is synchronised). */

@@ -54,6 +54,17 @@ void InitLayout(Napi::Env env, Napi::Object exports) {
   PMP_FIELD(pmp_barrier, state);
   PMP_FIELD(pmp_barrier, count);
 
+  PMP_STRUCT(pmp_queue);
+  PMP_FIELD(pmp_queue, put_lock);
+  PMP_FIELD(pmp_queue, write);
+  PMP_FIELD(pmp_queue, putters_waiting);
+  PMP_FIELD(pmp_queue, passed);
+  PMP_FIELD(pmp_queue, get_lock);
+  PMP_FIELD(pmp_queue, read);
+  PMP_FIELD(pmp_queue, getters_waiting);
+  PMP_FIELD(pmp_queue, tasks_done);
+  PMP_FIELD(pmp_queue, joiners_waiting);
+
   Napi::Object constants = Napi::Object::New(env);
   PMP_CONSTANT(PMP_MAGIC);
   PMP_CONSTANT(PMP_VERSION);
@@ -71,6 +82,20 @@ void InitLayout(Napi::Env env, Napi::Object exports) {
   PMP_CONSTANT(PMP_KIND_QUEUE);
   PMP_CONSTANT(PMP_KIND_LIST);
   PMP_CONSTANT(PMP_KIND_DICT);
+  PMP_CONSTANT(PMP_QUEUE_RING_OFFSET);
+  PMP_CONSTANT(PMP_QUEUE_FRAME_HEADER);
+  PMP_CONSTANT(PMP_QUEUE_STREAM);
+  PMP_CONSTANT(PMP_QUEUE_FIRST);
+  PMP_CONSTANT(PMP_QUEUE_LAST);
+  PMP_CONSTANT(PMP_QUEUE_ABORT);
+  PMP_CONSTANT(PMP_QUEUE_TAG_VALUE);
+  PMP_CONSTANT(PMP_QUEUE_TAG_BYTES);
+  PMP_CONSTANT(PMP_QUEUE_TAG_REDUCED);
+  PMP_CONSTANT(PMP_QUEUE_TAG_NUMBER);
+  PMP_CONSTANT(PMP_QUEUE_TAG_STRING);
+  PMP_CONSTANT(PMP_QUEUE_TAG_PASSED);
+  PMP_CONSTANT(PMP_QUEUE_SLICE_MS);
+  PMP_CONSTANT(PMP_QUEUE_LIVENESS_MS);
   layout.Set("constants", constants);
 
   exports.Set("layout", layout);

@@ -1,6 +1,6 @@
 /*
  * posix_mp.h — the byte layout of posix-mp's shared objects, and the lock protocol, for C programs that
- * share Locks, RLocks, Events, Values and Arrays with Node processes. Header-only; Linux; C99 or C++.
+ * share Locks, RLocks, Events, Values, Arrays and Queues with Node processes. Header-only; Linux; C99 or C++.
  *
  * A named object NAME is the POSIX shared memory object "/NAME" (shm_open), starting with a pmp_header;
  * its payload follows at PMP_PAYLOAD_OFFSET. Semaphores are different: they are plain POSIX named
@@ -14,6 +14,8 @@
  *   Barrier     pmp_barrier at 0; header.param[0] is the number of parties
  *   Value       pmp_lock at 0 (used when the Value has its own lock), the value at PMP_DATA_OFFSET
  *   Array       pmp_lock at 0, then header.param[1] elements at PMP_DATA_OFFSET
+ *   Queue       pmp_queue at 0, then the ring at PMP_QUEUE_RING_OFFSET; header.param[0] is the ring's size
+ *               in bytes, param[1] the maxsize (0 = unbounded). Queue, JoinableQueue, SimpleQueue alike.
  *
  * Value/Array: header.param[0] is the typecode character ('b', 'd', ...), param[1] the length (1 for a
  * Value). Element types: b int8, B uint8, h int16, H uint16, i int32, I uint32, l/q int64, L/Q uint64,
@@ -22,6 +24,8 @@
  * non-recursively with pmp_lock_acquire/pmp_lock_release, which excludes Node just the same. A Value
  * created with another Lock (or with none) leaves its own pmp_lock unused: use the lock its creator chose.
  * pmp_open() below opens a named object and checks its header.
+ *
+ * Queue: see pmp_queue below; pmp_queue_put() and pmp_queue_get() exchange byte messages with Node.
  *
  * The addon compiles this same header: the C functions below are the implementation Node uses.
  */
@@ -331,6 +335,270 @@ static inline void* pmp_value_data(void* base) { return (char*)base + PMP_PAYLOA
 
 /* The payload of the object whose header starts at `base` (a Lock's or RLock's pmp_lock, an Event's pmp_event). */
 static inline void* pmp_payload(void* base) { return (char*)base + PMP_PAYLOAD_OFFSET; }
+
+/*
+ * Queue. A ring of frames after a 128-byte control block. Producers serialise on put_lock, consumers on
+ * get_lock. `write` and `read` are positions: low 32 bits = ring offset of the next frame (a multiple of 8)
+ * | PMP_QUEUE_STREAM, high 32 bits = messages completed (mod 2^32). Only the put_lock holder stores `write`,
+ * only the get_lock holder stores `read`, each with ONE atomic store per frame: that store is the commit (a
+ * process killed before it changed nothing visible). qsize = write.high - read.high; a JoinableQueue's
+ * unfinished tasks = write.high - tasks_done.
+ *
+ * Frame: uint32 length, uint32 flags | tag << 8, then `length` bytes, padded to 8; a frame may wrap around the
+ * ring's end (the header never straddles it). The ring never fills completely: a frame fits if its padded
+ * size is at most capacity - 8 - used, used = (write offset - read offset) mod capacity. A message of at most
+ * capacity / 2 - 8 bytes is one frame (FIRST | LAST); a larger one is streamed: FIRST, middle frames, LAST,
+ * each of at most capacity / 2 - 8 bytes, the writer holding put_lock (and keeping PMP_QUEUE_STREAM set in
+ * `write` between them), the reader holding get_lock (PMP_QUEUE_STREAM set in `read`). The message count
+ * moves with LAST frames only. Repairs: whoever takes put_lock and finds PMP_QUEUE_STREAM in `write` appends
+ * an ABORT frame (length 0), which readers take as the end of a message that is dropped; whoever takes
+ * get_lock and finds it in `read` (a reader died mid-message) discards frames through the next LAST or ABORT.
+ * A reader waiting mid-message checks the writer lives by trying put_lock (pmp_lock_try; if it gets the lock,
+ * the writer is gone: it appends the ABORT itself).
+ *
+ * Waiting: getters sleep on the low half of `write`, putters on the low half of `read` (each commit changes
+ * it), joiners on tasks_done, after incrementing the matching *_waiting counter and re-reading the word; a
+ * commit wakes all sleepers of its word if the counter is non-zero. Sleeps last at most PMP_QUEUE_SLICE_MS.
+ * Tags: 1 = V8-serialized value, 2 = raw bytes (a Node Buffer), 3 = V8-serialized value with what Node's
+ * reduction step took out of it (named shared objects, functions and classes by module and name: Node only),
+ * 4 = a number (float64, native byte order), 5 = a string (UTF-8), 6 = a uint32 token and then as 3, the
+ * item's descriptors being on the anonymous queue's socket pair (Node only: see lib/comm/queue_channel.ts).
+ */
+typedef struct pmp_queue {
+  pmp_lock put_lock;
+  uint64_t write;
+  uint32_t putters_waiting;
+  uint32_t passed; /* the token of the last descriptor datagram (PMP_QUEUE_TAG_PASSED), stored under put_lock */
+  uint32_t reserved0[8];
+  pmp_lock get_lock; /* offset 64: the consumers' cache line */
+  uint64_t read;
+  uint32_t getters_waiting;
+  uint32_t tasks_done;
+  uint32_t joiners_waiting;
+  uint32_t reserved1[7];
+} pmp_queue;
+
+typedef char pmp_queue_layout_check[sizeof(pmp_queue) == 128 ? 1 : -1];
+
+#define PMP_QUEUE_RING_OFFSET 128u
+#define PMP_QUEUE_FRAME_HEADER 8u
+#define PMP_QUEUE_STREAM 1u
+#define PMP_QUEUE_FIRST 1u
+#define PMP_QUEUE_LAST 2u
+#define PMP_QUEUE_ABORT 4u
+#define PMP_QUEUE_TAG_VALUE 1u
+#define PMP_QUEUE_TAG_BYTES 2u
+#define PMP_QUEUE_TAG_REDUCED 3u
+#define PMP_QUEUE_TAG_NUMBER 4u
+#define PMP_QUEUE_TAG_STRING 5u
+#define PMP_QUEUE_TAG_PASSED 6u
+#define PMP_QUEUE_SLICE_MS 1000
+#define PMP_QUEUE_LIVENESS_MS 50
+
+/* A queue whose header starts at `base` (from pmp_open(name, PMP_KIND_QUEUE, &size)). */
+typedef struct pmp_queue_ref {
+  pmp_queue* q;
+  unsigned char* ring;
+  uint32_t capacity;
+  uint32_t maxsize;
+} pmp_queue_ref;
+
+static inline pmp_queue_ref pmp_queue_at(void* base) {
+  pmp_header* header = (pmp_header*)base;
+  pmp_queue_ref ref;
+  ref.q = (pmp_queue*)pmp_payload(base);
+  ref.ring = (unsigned char*)pmp_payload(base) + PMP_QUEUE_RING_OFFSET;
+  ref.capacity = header->param[0];
+  ref.maxsize = header->param[1];
+  return ref;
+}
+
+/* The low half of a position word (the futex word). */
+static inline uint32_t* pmp_queue_low(uint64_t* position) {
+  return (uint32_t*)position + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 1);
+}
+
+static inline uint32_t pmp_queue_pad8(uint32_t n) { return (n + 7u) & ~7u; }
+
+/* Messages in the queue. */
+static inline uint32_t pmp_queue_size(const pmp_queue_ref* ref) {
+  uint64_t w = __atomic_load_n(&ref->q->write, __ATOMIC_SEQ_CST);
+  uint64_t r = __atomic_load_n(&ref->q->read, __ATOMIC_SEQ_CST);
+  return (uint32_t)(w >> 32) - (uint32_t)(r >> 32);
+}
+
+/* Sleeps on *word while it equals `seen`, at most PMP_QUEUE_SLICE_MS and until `deadline` (NULL = none). */
+static inline void pmp_queue_sleep(uint32_t* word, uint32_t seen, uint32_t* waiting, const struct timespec* deadline) {
+  struct timespec now, until;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  until = now;
+  until.tv_sec += PMP_QUEUE_SLICE_MS / 1000;
+  if (deadline != NULL && pmp_timespec_before(deadline, &until)) until = *deadline;
+  __atomic_add_fetch(waiting, 1u, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == seen) {
+    syscall(SYS_futex, word, FUTEX_WAIT_BITSET, seen, &until, NULL, FUTEX_BITSET_MATCH_ANY);
+  }
+  __atomic_sub_fetch(waiting, 1u, __ATOMIC_SEQ_CST);
+}
+
+static inline int pmp_queue_expired(const struct timespec* deadline) {
+  struct timespec now;
+  if (deadline == NULL) return 0;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return !pmp_timespec_before(&now, deadline);
+}
+
+static inline void pmp_queue_wake(uint64_t* position, uint32_t* waiting) {
+  if (__atomic_load_n(waiting, __ATOMIC_SEQ_CST) > 0) {
+    syscall(SYS_futex, pmp_queue_low(position), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+  }
+}
+
+/* Holding put_lock: appends a frame (the caller checked the room) and commits it. */
+static inline void pmp_queue_write_frame(pmp_queue_ref* ref, uint32_t flags, uint32_t tag, const void* data, uint32_t length) {
+  uint64_t w = ref->q->write;
+  uint32_t at = (uint32_t)w & ~PMP_QUEUE_STREAM;
+  uint32_t header[2] = {length, flags | (tag << 8)};
+  memcpy(ref->ring + at, header, sizeof header);
+  uint32_t start = (at + PMP_QUEUE_FRAME_HEADER) % ref->capacity;
+  uint32_t first = length < ref->capacity - start ? length : ref->capacity - start;
+  if (length > 0) memcpy(ref->ring + start, data, first);
+  if (first < length) memcpy(ref->ring, (const unsigned char*)data + first, length - first);
+  uint32_t next = (at + PMP_QUEUE_FRAME_HEADER + pmp_queue_pad8(length)) % ref->capacity;
+  uint32_t count = (uint32_t)(w >> 32) + ((flags & PMP_QUEUE_LAST) ? 1u : 0u);
+  uint32_t open = (flags & (PMP_QUEUE_LAST | PMP_QUEUE_ABORT)) ? 0u : PMP_QUEUE_STREAM;
+  __atomic_store_n(&ref->q->write, ((uint64_t)count << 32) | next | open, __ATOMIC_SEQ_CST);
+  pmp_queue_wake(&ref->q->write, &ref->q->getters_waiting);
+}
+
+/* Holding put_lock: closes a message whose writer died mid-stream. */
+static inline void pmp_queue_repair_writer(pmp_queue_ref* ref) {
+  if ((uint32_t)ref->q->write & PMP_QUEUE_STREAM) pmp_queue_write_frame(ref, PMP_QUEUE_ABORT, 0, NULL, 0);
+}
+
+/*
+ * Puts one message of `length` bytes with type `tag` (PMP_QUEUE_TAG_BYTES: Node gets a Buffer), waiting while
+ * the queue is full until `deadline` (absolute CLOCK_MONOTONIC; NULL = forever). Returns 0, ETIMEDOUT, or
+ * EMSGSIZE if the message needs streaming (more than capacity / 2 - 8 bytes: this C helper sends one frame).
+ */
+static inline int pmp_queue_put(void* base, uint32_t tag, const void* data, size_t length, const struct timespec* deadline) {
+  pmp_queue_ref ref = pmp_queue_at(base);
+  if (length > ref.capacity / 2 - PMP_QUEUE_FRAME_HEADER) return EMSGSIZE;
+  for (;;) {
+    int taken = pmp_lock_acquire(&ref.q->put_lock, deadline);
+    if (taken == ETIMEDOUT) return ETIMEDOUT;
+    pmp_queue_repair_writer(&ref);
+    uint32_t* word = pmp_queue_low(&ref.q->read);
+    uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+    uint64_t r = __atomic_load_n(&ref.q->read, __ATOMIC_SEQ_CST);
+    uint64_t w = ref.q->write;
+    uint32_t used = ((uint32_t)w - ((uint32_t)r & ~PMP_QUEUE_STREAM) + ref.capacity) % ref.capacity;
+    int room = PMP_QUEUE_FRAME_HEADER + pmp_queue_pad8((uint32_t)length) <= ref.capacity - 8 - used &&
+               (ref.maxsize == 0 || (uint32_t)(w >> 32) - (uint32_t)(r >> 32) < ref.maxsize);
+    if (room) pmp_queue_write_frame(&ref, PMP_QUEUE_FIRST | PMP_QUEUE_LAST, tag, data, (uint32_t)length);
+    pmp_lock_release(&ref.q->put_lock);
+    if (room) return 0;
+    if (pmp_queue_expired(deadline)) return ETIMEDOUT;
+    pmp_queue_sleep(word, seen, &ref.q->putters_waiting, deadline);
+  }
+}
+
+/* Holding get_lock: commits the read of a frame ending at `next`. */
+static inline void pmp_queue_commit_read(pmp_queue_ref* ref, uint32_t next, uint32_t done, int open) {
+  uint64_t r = ref->q->read;
+  uint32_t count = (uint32_t)(r >> 32) + done;
+  __atomic_store_n(&ref->q->read, ((uint64_t)count << 32) | next | (open ? PMP_QUEUE_STREAM : 0u), __ATOMIC_SEQ_CST);
+  pmp_queue_wake(&ref->q->read, &ref->q->putters_waiting);
+}
+
+/*
+ * Takes the next message, waiting while the queue is empty until `deadline` (NULL = forever). On success
+ * returns 0 with *data a malloc'd copy (free it), *length and *tag (PMP_QUEUE_TAG_*); else ETIMEDOUT or
+ * ENOMEM. Streamed messages are reassembled; once their first part is taken, the rest is waited for.
+ */
+static inline int pmp_queue_get(void* base, uint32_t* tag, void** data, size_t* length, const struct timespec* deadline) {
+  pmp_queue_ref ref = pmp_queue_at(base);
+  unsigned char* message = NULL;
+  size_t size = 0;
+  int reading = 0, discarding = 0, error = 0;
+  *tag = 0;
+  for (;;) {
+    if (pmp_lock_acquire(&ref.q->get_lock, deadline) == ETIMEDOUT) return ETIMEDOUT;
+    if ((uint32_t)ref.q->read & PMP_QUEUE_STREAM) discarding = 1;
+    uint32_t* word = pmp_queue_low(&ref.q->write);
+    for (;;) {
+      uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+      uint32_t at = (uint32_t)ref.q->read & ~PMP_QUEUE_STREAM;
+      if (at == (seen & ~PMP_QUEUE_STREAM)) {
+        if (!reading && !discarding) {
+          pmp_lock_release(&ref.q->get_lock);
+          if (pmp_queue_expired(deadline)) return ETIMEDOUT;
+          pmp_queue_sleep(word, seen, &ref.q->getters_waiting, deadline);
+          break;
+        }
+        /* Mid-message: wait for the writer's next part, unless the writer is gone. */
+        int writer = pmp_lock_try(&ref.q->put_lock, pmp_self_token());
+        if (writer != EBUSY) {
+          pmp_queue_repair_writer(&ref);
+          pmp_lock_release(&ref.q->put_lock);
+          continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += PMP_QUEUE_LIVENESS_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+          until.tv_sec += 1;
+          until.tv_nsec -= 1000000000L;
+        }
+        pmp_queue_sleep(word, seen, &ref.q->getters_waiting, &until);
+        continue;
+      }
+      uint32_t header[2];
+      memcpy(header, ref.ring + at, sizeof header);
+      uint32_t flags = header[1] & 0xffu;
+      uint32_t start = (at + PMP_QUEUE_FRAME_HEADER) % ref.capacity;
+      uint32_t next = (at + PMP_QUEUE_FRAME_HEADER + pmp_queue_pad8(header[0])) % ref.capacity;
+      if (flags & PMP_QUEUE_ABORT) {
+        reading = discarding = 0;
+        size = 0;
+        pmp_queue_commit_read(&ref, next, 0, 0);
+        continue;
+      }
+      if (discarding || (!reading && !(flags & PMP_QUEUE_FIRST))) {
+        discarding = !(flags & PMP_QUEUE_LAST);
+        pmp_queue_commit_read(&ref, next, (flags & PMP_QUEUE_LAST) ? 1u : 0u, discarding);
+        continue;
+      }
+      if (flags & PMP_QUEUE_FIRST) {
+        reading = 1;
+        size = 0;
+        *tag = header[1] >> 8;
+      }
+      unsigned char* grown = (unsigned char*)realloc(message, size + header[0] + 1);
+      if (grown == NULL) {
+        error = ENOMEM; /* the message is dropped: the rest of it is discarded by the next reader */
+      } else {
+        message = grown;
+        uint32_t first = header[0] < ref.capacity - start ? header[0] : ref.capacity - start;
+        memcpy(message + size, ref.ring + start, first);
+        memcpy(message + size + first, ref.ring, header[0] - first);
+        size += header[0];
+      }
+      int last = (flags & PMP_QUEUE_LAST) != 0;
+      pmp_queue_commit_read(&ref, next, last ? 1u : 0u, !last && error == 0);
+      if (last || error != 0) {
+        pmp_lock_release(&ref.q->get_lock);
+        if (error != 0) {
+          free(message);
+          return error;
+        }
+        *data = message;
+        *length = size;
+        return 0;
+      }
+    }
+  }
+}
 
 /* pmp_open's work on the descriptor: waits for the creator, maps, checks the header. */
 static inline void* pmp_map_object(int fd, uint32_t kind, size_t* size) {
