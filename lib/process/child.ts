@@ -22,6 +22,8 @@ import '../index.js';
 import { Lock } from '../sync/lock.js';
 import { binding } from '../internal/native.js';
 import { CHANNEL_FD } from './prepared.js';
+import { ZYGOTE_ARG } from './forkserver.js';
+import { serveForks } from './zygote.js';
 import { findExport, runtimes, setChildState, type ChildState, type Runtime } from './process.js';
 import { Semaphore } from '../sync/semaphore.js';
 import { decode, Outgoing, receiveJob, reviveShared, type Job } from '../comm/transfer.js';
@@ -190,6 +192,8 @@ async function main(): Promise<void> {
   // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
   await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise((resolve) => setImmediate(resolve));
+  // A zygote (the 'forkserver' start method) serves forks instead; each forked child continues here.
+  if (process.argv[2] === ZYGOTE_ARG) await serveForks();
   // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
   binding.closeOnExec(CHANNEL_FD);
   const { dev, ino } = fstatSync(CHANNEL_FD);

@@ -28,6 +28,7 @@ import { closedError, invalidArgType, invalidArgValue, mpError } from '../intern
 import { acquireInterpreter, Interpreter } from './prepared.js';
 import { decode, Outgoing, reviveShared, type Job, type Locator } from '../comm/transfer.js';
 import { validateBoolean, validateOptions, validateTimeout } from '../internal/validate.js';
+import { validateStartMethod, type StartMethod } from './start_method.js';
 
 /** What a Process runs: a function exported from its module, or an explicit export of a module. */
 export type Target = ((...args: any[]) => unknown) | { module: string | URL; export?: string };
@@ -42,6 +43,8 @@ export interface ProcessOptions {
   name?: string;
   /** A daemon child dies with its parent. Default: the current process's own flag (false in the main one). */
   daemon?: boolean;
+  /** How the child is started: `'forkserver'` or `'spawn'` (see `setStartMethod()`). Default: `getStartMethod()`. */
+  startMethod?: StartMethod;
 }
 
 /** What a child knows about itself, set by the bootstrap (child.ts) before it imports the user's module. */
@@ -104,6 +107,7 @@ export class Process {
   #args: unknown[];
   #name: string;
   #daemon: boolean;
+  #startMethod: StartMethod | undefined;
   readonly #identity: number[];
   /** The file: URL of the module that created this object (or defined its class), from the stack. */
   readonly #origin: string | undefined;
@@ -139,6 +143,7 @@ export class Process {
     const className = new.target === Process ? 'Process' : new.target.name || 'Process';
     this.#name = o.name === undefined ? `${className}-${this.#identity.join(':')}` : validateName(o.name);
     this.#daemon = validateBoolean(o.daemon, 'options.daemon', state?.daemon ?? false);
+    if (o.startMethod !== undefined) this.#startMethod = validateStartMethod(o.startMethod, 'options.startMethod');
     this.#subclass = new.target === Process ? undefined : new.target;
     this.#origin = callerModule(new.target);
   }
@@ -206,7 +211,7 @@ export class Process {
     const { job, files } = this.#job();
     const body = encodeJob(job, this.#name);
 
-    let interpreter = acquireInterpreter(this.#daemon);
+    let interpreter = acquireInterpreter(this.#daemon, this.#startMethod);
     try {
       interpreter.send(body, files);
     } catch (error) {

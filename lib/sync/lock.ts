@@ -9,6 +9,7 @@
  */
 import { threadId } from 'node:worker_threads';
 
+import { registerAfterFork } from '../internal/after_fork.js';
 import { closedError, mpError } from '../internal/errors.js';
 import { openExisting, parseNameOptions, type NameOptions } from '../shared/names.js';
 import { binding, WaitStatus } from '../internal/native.js';
@@ -22,8 +23,13 @@ import { parseAsyncWait, parseSyncWait, PendingWaits, type AsyncWaitOptions, typ
 export const LOCK_SIZE = 16;
 const WAITERS = 0x80000000n;
 /** This process's owner token, as native code computes it. */
-const TOKEN: bigint = binding.selfToken();
-const TOKEN_WITH_WAITERS = TOKEN | WAITERS;
+let TOKEN: bigint = binding.selfToken();
+let TOKEN_WITH_WAITERS = TOKEN | WAITERS;
+// A child forked by the fork server is another owner than the zygote that loaded this module.
+registerAfterFork(() => {
+  TOKEN = binding.selfToken();
+  TOKEN_WITH_WAITERS = TOKEN | WAITERS;
+});
 /** pmp_lock.owner_thread of this thread: 0 means "no owner". */
 const THREAD = threadId + 1;
 // pmp_lock.owner_thread and .count, as Uint32Array indexes.
