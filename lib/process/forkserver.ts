@@ -50,15 +50,18 @@ class ForkServer {
     const [ours, theirs] = binding.socketPair();
     let pid = 0;
     try {
-      binding.sendMessage(zygote.channel!, REQUEST, [theirs, 1, 2]);
+      try {
+        binding.sendMessage(zygote.channel!, REQUEST, [theirs, 1, 2]);
+      } finally {
+        // Now only the zygote holds it: if the zygote refuses or dies, our end reads EOF at once.
+        binding.closeFd(theirs);
+      }
       if (addon.waitReadable(ours, REPLY_TIMEOUT_MS)) {
         const reply = binding.receiveMessage(ours, 4);
         if (reply !== null && reply.bytes.length === 4) pid = reply.bytes.readInt32LE(0);
       }
     } catch {
       // The zygote died (EPIPE) or this process is out of descriptors: counted as a failure below.
-    } finally {
-      binding.closeFd(theirs);
     }
     if (pid <= 0) {
       // No reply in time, or the zygote closed the channel: it could not fork, or it is broken.

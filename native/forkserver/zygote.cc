@@ -140,7 +140,16 @@ Napi::Value Serve(const Napi::CallbackInfo& info) {
   if (!problem.empty()) throw Napi::Error::New(env, "cannot hook the Node platform: " + problem);
   const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
   if (moved < 0) throw ErrnoError(env, errno, "fcntl");
-  close(fd);
+  // Descriptor 3 stays taken (by /dev/null) rather than free: a child's job channel is placed there, and
+  // whatever else a child opens first — libuv's fork handler makes a new signal lock pipe inside fork() —
+  // must not get that number and be overwritten.
+  const int placeholder = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (placeholder < 0 || dup3(placeholder, fd, O_CLOEXEC) < 0) {
+    const int error = errno;
+    close(moved);
+    throw ErrnoError(env, error, "dup3");
+  }
+  close(placeholder);
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   int rc = uv_poll_init(loop, &control_poll, moved);
@@ -170,7 +179,9 @@ void InheritAllMemory() {
     const size_t length = strlen(line);
     const bool complete = length > 0 && line[length - 1] == '\n';
     unsigned long start, end;
-    if (sscanf(line, "%lx-%lx", &start, &end) == 2 && strstr(line, "[vsyscall]") == nullptr) {
+    // V8 marks only anonymous memory; a file mapping (a path) is left alone.
+    if (strchr(line, '/') == nullptr && sscanf(line, "%lx-%lx", &start, &end) == 2 &&
+        strstr(line, "[vsyscall]") == nullptr) {
       madvise(reinterpret_cast<void*>(start), end - start, MADV_DOFORK);
     }
     // A long path: skip the rest of that line.
