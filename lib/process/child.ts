@@ -23,7 +23,7 @@ import { Lock } from '../sync/lock.js';
 import { binding } from '../internal/native.js';
 import { CHANNEL_FD } from './prepared.js';
 import { ZYGOTE_ARG } from './forkserver.js';
-import { serveForks } from './zygote.js';
+import { prepareZygote, serveForks } from './zygote.js';
 import { findExport, runtimes, setChildState, type ChildState, type Runtime } from './process.js';
 import { Semaphore } from '../sync/semaphore.js';
 import { decode, Outgoing, receiveJob, reviveShared, type Job } from '../comm/transfer.js';
@@ -187,13 +187,16 @@ function reportFd(): number {
 }
 
 async function main(): Promise<void> {
+  // A zygote (the 'forkserver' start method) serves forks instead of running a job; each forked child
+  // continues below as a prepared interpreter.
+  const zygote = process.argv[2] === ZYGOTE_ARG;
+  if (zygote) prepareZygote();
   await warmUp();
   // Let the event loop turn before the blocking read: work V8 posted as tasks meanwhile — the scavenge that
   // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
   await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise((resolve) => setImmediate(resolve));
-  // A zygote (the 'forkserver' start method) serves forks instead; each forked child continues here.
-  if (process.argv[2] === ZYGOTE_ARG) await serveForks();
+  if (zygote) await serveForks();
   // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
   binding.closeOnExec(CHANNEL_FD);
   const { dev, ino } = fstatSync(CHANNEL_FD);

@@ -16,8 +16,10 @@ import { packageRoot } from '../internal/native.js';
 export interface ForkServerAddon {
   /** '' when this Node can run a fork server, else why not. */
   check(): string;
-  /** Makes this process a zygote; returns the control socket's new descriptor. */
-  serve(controlFd: number, workerThreads: number, onRequest: () => void): number;
+  /** Routes V8's worker tasks to the addon's own pool (the first step of a zygote). */
+  hook(workerThreads: number): void;
+  /** Makes this hooked process a zygote; returns the control socket's new descriptor. */
+  serve(controlFd: number, onRequest: () => void): number;
   /** The child's pid in the zygote, -1 if V8's worker tasks did not pause in time, 0 in the child. */
   fork(channel: number, stdout: number, stderr: number, quiesceMs: number): number;
   setExitCode(code: number): void;

@@ -29,17 +29,29 @@ const MAX_TRIES = 100;
 /** Exit status of a zygote that cannot serve (the requester falls back to 'spawn'). */
 const CANNOT_SERVE = 70;
 
+/** The zygote's addon; a process that cannot be a zygote exits (its requester then uses 'spawn'). */
+function zygoteAddon(): ForkServerAddon {
+  const addon = forkServerAddon();
+  if (addon) return addon;
+  process.stderr.write(`posix-mp: the fork server cannot run: ${forkServerProblem()}\n`);
+  return binding.exitNow(CANNOT_SERVE);
+}
+
+/**
+ * The first step of a zygote, before it loads and warms up anything: V8's background tasks go to the fork
+ * server's own pool from now on (see native/forkserver/platform_hooks.h).
+ */
+export function prepareZygote(): void {
+  zygoteAddon().hook(Math.min(4, availableParallelism()));
+}
+
 /**
  * Serves forks on the control socket (descriptor 3). The returned promise settles only in a forked child,
  * which then has its job channel on descriptor 3; the zygote itself never leaves (it exits when its
  * requester closes the control socket).
  */
 export function serveForks(): Promise<void> {
-  const addon = forkServerAddon();
-  if (!addon) {
-    process.stderr.write(`posix-mp: the fork server cannot run: ${forkServerProblem()}\n`);
-    binding.exitNow(CANNOT_SERVE);
-  }
+  const addon = zygoteAddon();
   binding.signalDisposition(SIGINT, true);
   const zygotePid = process.pid;
   const requesterPid = process.ppid;
@@ -91,7 +103,7 @@ export function serveForks(): Promise<void> {
       queue.push(message.fds);
       if (!serving) serveNext(0);
     };
-    const control = addon.serve(CHANNEL_FD, Math.min(4, availableParallelism()), onRequest);
+    const control = addon.serve(CHANNEL_FD, onRequest);
   });
 }
 

@@ -127,17 +127,24 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), CheckPlatform(CurrentPlatform()));
 }
 
-// serve(controlFd, workerThreads, onRequest) -> the control socket's new descriptor. Makes this process a
-// zygote: hooks the platform (throws if it cannot), moves the control socket out of the way of descriptors
-// 0-3, calls onRequest() on the event loop whenever it is readable, and starts reaping.
+// hook(workerThreads): routes V8's worker tasks to this addon's pool (throws if it cannot). Called as early
+// as possible in a zygote: a task that Node's own worker threads still run when the zygote forks could hold
+// a lock of V8's that the child would then never see released.
+Napi::Value Hook(const Napi::CallbackInfo& info) {
+  const std::string problem = HookPlatform(CurrentPlatform(), Arg(info, 0));
+  if (!problem.empty()) throw Napi::Error::New(info.Env(), "cannot hook the Node platform: " + problem);
+  return info.Env().Undefined();
+}
+
+// serve(controlFd, onRequest) -> the control socket's new descriptor. Makes this hooked process a zygote:
+// moves the control socket out of the way of descriptors 0-3, calls onRequest() on the event loop whenever
+// it is readable, and starts reaping.
 Napi::Value Serve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = Arg(info, 0);
-  const int threads = Arg(info, 1);
-  if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "binding argument 2 must be a function");
+  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "binding argument 1 must be a function");
   if (control_fd >= 0) throw Napi::Error::New(env, "already serving");
-  const std::string problem = HookPlatform(CurrentPlatform(), threads);
-  if (!problem.empty()) throw Napi::Error::New(env, "cannot hook the Node platform: " + problem);
+  if (HookedPool() == nullptr) throw Napi::Error::New(env, "the platform is not hooked");
   const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
   if (moved < 0) throw ErrnoError(env, errno, "fcntl");
   // Descriptor 3 stays taken (by /dev/null) rather than free: a child's job channel is placed there, and
@@ -160,7 +167,7 @@ Napi::Value Serve(const Napi::CallbackInfo& info) {
   }
   control_fd = moved;
   serving_env = env;
-  on_request = Napi::Persistent(info[2].As<Napi::Function>());
+  on_request = Napi::Persistent(info[1].As<Napi::Function>());
   if (!reaper_started) {
     reaper_started = true;
     std::thread(Reap).detach();
@@ -306,6 +313,7 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("check", Napi::Function::New(env, Check, "check"));
+  exports.Set("hook", Napi::Function::New(env, Hook, "hook"));
   exports.Set("serve", Napi::Function::New(env, Serve, "serve"));
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
   exports.Set("setExitCode", Napi::Function::New(env, SetExitCode, "setExitCode"));
