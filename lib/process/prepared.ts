@@ -1,7 +1,8 @@
 /**
  * The Node interpreters that Process children run in, and the pool of prepared ones.
  *
- * A child is a fresh Node (JS cannot continue after fork() in Node), started by the addon's fork+exec on
+ * With the 'forkserver' start method a child is forked from the fork server (forkserver.ts) and then behaves
+ * as a prepared interpreter. With 'spawn' a child is a fresh Node, started by the addon's fork+exec on
  * `dist/child.js`, with a job channel (a socket pair, fd 3 in the child) over which it receives what to run.
  * Booting Node costs ~140 ms of CPU — Python's fork start+join takes ~3 ms — so a *prepared* interpreter is
  * kept: one that has already booted, loaded the bootstrap and posix-mp, and sleeps in a blocking read of its
