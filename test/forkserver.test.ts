@@ -15,6 +15,7 @@ import {
   getStartMethod,
   Process,
   RLock,
+  Semaphore,
   setStartMethod,
   Value,
 } from 'posix-mp';
@@ -148,12 +149,14 @@ describe('children of the fork server end as Python says', () => {
       await terminated.join();
       expect([killed.exitCode, terminated.exitCode]).toEqual([-9, -15]);
     }
-    const handles = new Process({ target: { module: works, export: 'handlesTerm' }, startMethod: 'forkserver' });
+    // Both say when they run: the handler is installed then.
+    const ready = new Semaphore(0);
+    const handles = new Process({ target: { module: works, export: 'handlesTerm' }, args: [ready], startMethod: 'forkserver' });
+    const sleeper = new Process({ target: { module: works, export: 'readySleep' }, args: [ready], startMethod: 'forkserver' });
     handles.start();
-    // Its handler is installed once its job runs: wait until it is, as a parent would.
-    const sleeper = new Process({ target: { module: works, export: 'sleep' }, startMethod: 'forkserver' });
     sleeper.start();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < 2; i++) expect(await ready.acquire({ timeout: 30_000 })).toBe(true);
+    ready.close();
     handles.terminate();
     sleeper.kill();
     await handles.join();
@@ -254,11 +257,15 @@ describe('the zygote', () => {
 
   it('never outlives its owner; daemon children die with the owner, others live on', async () => {
     const code = `
-      import { Process } from 'posix-mp';
-      const daemon = new Process({ target: { module: ${JSON.stringify(works.href)}, export: 'sleep' }, daemon: true, startMethod: 'forkserver' });
-      const other = new Process({ target: { module: ${JSON.stringify(works.href)}, export: 'sleep' }, startMethod: 'forkserver' });
+      import { Process, Semaphore } from 'posix-mp';
+      // Each releases 'ready' once its job runs (a daemon's death signal is set by then).
+      const ready = new Semaphore(0);
+      const daemon = new Process({ target: { module: ${JSON.stringify(works.href)}, export: 'readySleep' }, args: [ready], daemon: true, startMethod: 'forkserver' });
+      const other = new Process({ target: { module: ${JSON.stringify(works.href)}, export: 'readySleep' }, args: [ready], startMethod: 'forkserver' });
       daemon.start();
       other.start();
+      await ready.acquire();
+      await ready.acquire();
       console.log(JSON.stringify({ daemon: daemon.pid, other: other.pid }));
       setInterval(() => {}, 1000);`;
     const owner = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -268,8 +275,6 @@ describe('the zygote', () => {
     expect(await until(() => line.includes('}'), 30_000)).toBe(true);
     const pids = JSON.parse(line) as { daemon: number; other: number };
     const zygote = childrenOf(owner.pid!).find((c) => c.cmdline.includes('--posix-mp-zygote'))!.pid;
-    // Let the children receive their jobs (a daemon's death signal is set then).
-    await new Promise((resolve) => setTimeout(resolve, 500));
     owner.kill('SIGKILL');
     await output;
     expect(await until(() => !alive(zygote) && !alive(pids.daemon), 10_000)).toBe(true);

@@ -14,6 +14,8 @@ import { packageRoot } from '../internal/native.js';
 
 /** What native/forkserver/zygote.cc exports. */
 export interface ForkServerAddon {
+  /** The NODE_MODULE_VERSION (Node ABI) it was built for. */
+  moduleVersion: number;
   /** '' when this Node can run a fork server, else why not. */
   check(): string;
   /** Routes V8's worker tasks to the addon's own pool (the first step of a zygote). */
@@ -43,6 +45,10 @@ function load(): Loaded {
     process.dlopen(module, file);
   } catch (error) {
     return { addon: undefined, problem: `cannot load ${file}: ${(error as Error).message}` };
+  }
+  // Built for another Node: its use of Node's C++ classes would be undefined behaviour, not just a failure.
+  if (String(module.exports.moduleVersion) !== process.versions.modules) {
+    return { addon: undefined, problem: `${file} was built for Node ABI ${module.exports.moduleVersion}, this is ${process.versions.modules}` };
   }
   const problem = module.exports.check();
   return problem === '' ? { addon: module.exports, problem } : { addon: undefined, problem };

@@ -312,6 +312,8 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // The Node ABI this was built for: node.h's classes are only valid on that one (checked before check()).
+  exports.Set("moduleVersion", Napi::Number::New(env, NODE_MODULE_VERSION));
   exports.Set("check", Napi::Function::New(env, Check, "check"));
   exports.Set("hook", Napi::Function::New(env, Hook, "hook"));
   exports.Set("serve", Napi::Function::New(env, Serve, "serve"));
