@@ -105,6 +105,13 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, result.pid);
 }
 
+// watchForkedChild(pid, channel, onExit(code, signal, coreDumped), ref): watches a child a fork server forked
+// for this process (see ChildWatches::AddForked); `channel` is our end of its job channel.
+Napi::Value WatchForkedChild(const Napi::CallbackInfo& info) {
+  Watches(info)->AddForked(info.Env(), ArgInt32(info, 0), ArgInt32(info, 1), ArgFunction(info, 2), ArgBool(info, 3));
+  return info.Env().Undefined();
+}
+
 // daemonize(request) -> pid of the daemon, which is not our child.
 Napi::Value Daemonize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -205,6 +212,7 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   // Functions that touch this environment's children carry its watch list as their data.
   ChildWatches* watches = ChildWatches::Create(env);
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn", watches));
+  exports.Set("watchForkedChild", Napi::Function::New(env, WatchForkedChild, "watchForkedChild", watches));
   exports.Set("daemonize", Napi::Function::New(env, Daemonize, "daemonize"));
   exports.Set("childWait", Napi::Function::New(env, ChildWait, "childWait", watches));
   exports.Set("childRef", Napi::Function::New(env, ChildRef, "childRef", watches));
