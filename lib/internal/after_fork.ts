@@ -3,6 +3,13 @@
  * with the zygote it was forked from, nor with its siblings: lock owner tokens, arenas of shared memory, ...
  * Each module holding such state registers a hook that renews it; a forked child runs them all before it
  * runs anything else (as Python's `multiprocessing.util.register_after_fork`).
+ *
+ * State that stays right in a copy needs no hook: what is keyed by V8 objects or script ids (location.ts's
+ * caches; its inspector session is in-process and synchronous, no thread, and a zygote never opens one), the
+ * prototype trap of indexing.ts, and the process globals of current.ts and process.ts (a zygote runs no job
+ * and starts no Process, so a child starts with no registry, no child state and no exit handlers). Threads
+ * are not copied at all: a zygote starts no waiter or spawner thread (zygote.ts checks before each fork) and
+ * watches no child and no Connection on its event loop.
  */
 
 const HOOKS = Symbol.for('posix-mp.after-fork');

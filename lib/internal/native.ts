@@ -146,6 +146,8 @@ export interface Binding {
   localPort(fd: number): number;
   setParentDeathSignal(signal: number): void;
   exitNow(code: number, reportFd?: number): never;
+  /** How many waiter or spawner threads this process has ever started (a fork server's zygote: none). */
+  backgroundThreadsStarted(): number;
   /** sizeof/offsetof of posix_mp.h's structs and its constants (native/core/layout.cc), see layout.ts. */
   layout: Layout;
 }

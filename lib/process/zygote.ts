@@ -66,6 +66,13 @@ export function serveForks(): Promise<void> {
       }
       serving = true;
       const [channel, stdout, stderr] = request as [number, number, number];
+      // A child would inherit a waiter or spawner thread's queue and locks, but not the thread: its first
+      // async wait could hang. The zygote never runs a wait; if it ever had, it stops serving (the requester
+      // falls back to 'spawn').
+      if (binding.backgroundThreadsStarted() !== 0) {
+        process.stderr.write('posix-mp: the fork server started a background thread and cannot fork safely\n');
+        binding.exitNow(CANNOT_SERVE);
+      }
       let pid: number;
       try {
         pid = addon.fork(channel, stdout, stderr, QUIESCE_MS);

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "process/child_watch.h"
+#include "core/background_thread.h"
 #include "core/errors.h"
 #include "process/fork_exec.h"
 #include "process/spawner.h"
@@ -206,6 +207,11 @@ Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   _exit(code);
 }
 
+// backgroundThreadsStarted() -> how many waiter or spawner threads this process has ever started.
+Napi::Value BackgroundThreadsStartedCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), BackgroundThreadsStarted());
+}
+
 }  // namespace
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
@@ -222,6 +228,8 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("setsid", Napi::Function::New(env, Setsid, "setsid"));
   exports.Set("getpgid", Napi::Function::New(env, Getpgid, "getpgid"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
+  exports.Set("backgroundThreadsStarted",
+              Napi::Function::New(env, BackgroundThreadsStartedCount, "backgroundThreadsStarted"));
   exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal, "setParentDeathSignal"));
   exports.Set("signalDisposition", Napi::Function::New(env, SignalDisposition, "signalDisposition"));
 }
