@@ -28,10 +28,18 @@ void CallDelayedOnWorkerThread(void*, std::unique_ptr<v8::Task> task, double del
   pool->PostDelayed(std::move(task), delay_seconds);
 }
 
-// NodePlatform::DrainTasks: runs worker tasks and the isolate's foreground tasks until neither is left.
+// How long DrainTasks waits for the worker tasks before it runs the foreground tasks posted meanwhile.
+constexpr int kDrainSliceMs = 5;
+
+// NodePlatform::DrainTasks: runs worker tasks and the isolate's foreground tasks until neither is left. The
+// wait for the worker tasks is sliced: a task may itself wait for the main thread — a concurrent compile job
+// that needs a garbage collection posts it as a foreground task and blocks until it is done — so the
+// foreground tasks must run while worker tasks are still running, or both threads would wait forever.
 void DrainTasks(void*, v8::Isolate* isolate) {
-  do pool->Drain();
-  while (hooked->FlushForegroundTasks(isolate));
+  for (;;) {
+    const bool idle = pool->Drain(kDrainSliceMs);
+    if (!hooked->FlushForegroundTasks(isolate) && idle) return;
+  }
 }
 
 // The slot index of each of kSymbols in the platform's table, or why they cannot be found.

@@ -68,9 +68,9 @@ void WorkerPool::Time() {
   }
 }
 
-void WorkerPool::Drain() {
+bool WorkerPool::Drain(int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
-  idle_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+  return idle_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return queue_.empty() && running_ == 0; });
 }
 
 bool WorkerPool::Quiesce(int timeout_ms) {

@@ -22,8 +22,9 @@ class WorkerPool {
 
   void Post(std::unique_ptr<v8::Task> task);
   void PostDelayed(std::unique_ptr<v8::Task> task, double delay_seconds);
-  // Blocks until no task is queued or running (delayed tasks not yet due do not count).
-  void Drain();
+  // Waits at most `timeout_ms` until no task is queued or running (delayed tasks not yet due do not count);
+  // true if none is.
+  bool Drain(int timeout_ms);
   // Stops handing out tasks and waits at most `timeout_ms` for the running ones to finish. On success the
   // pool stays locked — no thread can post or take a task — until Resume() or, in a forked child,
   // AfterFork(). On timeout the pool runs on and false is returned: a task may be waiting for the main
