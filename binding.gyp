@@ -52,6 +52,38 @@
         "-lpthread",
         "-ldl"
       ]
+    },
+    {
+      "target_name": "posix_mp_forkserver",
+      "sources": [
+        "native/forkserver/platform_hooks.cc",
+        "native/forkserver/worker_pool.cc",
+        "native/forkserver/zygote.cc"
+      ],
+      "include_dirs": [
+        "native"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": [
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-fvisibility=hidden"
+      ],
+      "cflags_cc!": [
+        "-std=gnu++17",
+        "-std=gnu++20"
+      ],
+      "libraries": [
+        "-lpthread",
+        "-ldl"
+      ],
+      "type": "shared_library"
     }
   ]
 }

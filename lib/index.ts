@@ -15,6 +15,7 @@ export * as posix from './posix/posix.js';
 export { activeChildren, Process, type JoinOptions, type ProcessOptions, type Target } from './process/process.js';
 export { cpuCount, currentProcess, isMainProcess, parentProcess, type CurrentProcess } from './process/current.js';
 export { getPreparedInterpreters, setPreparedInterpreters } from './process/prepared.js';
+export { getAllStartMethods, getStartMethod, setStartMethod, type StartMethod } from './process/start_method.js';
 export { BoundedSemaphore, SEM_VALUE_MAX, Semaphore } from './sync/semaphore.js';
 export { SharedArray as Array, RawArray, SharedArray, type SharedArrayConstructor } from './shared/shared_array.js';
 export { SharedMemory, type SharedMemoryOptions } from './shared/shared_memory.js';

@@ -419,7 +419,9 @@ describe('Process targets', () => {
     expect(out.names).toEqual(['Process-1', 'Process-2', 'Process-3', 'Clock-4', 'async worker']);
     expect(out.exitCodes).toEqual([0, 0, 0, 0, 0]);
     expect(out.semaphore).toBe(15);
-    expect(out.active).toBe(5);
+    // Started and not yet exited: quick children may have ended before activeChildren() was called.
+    expect(out.active).toBeGreaterThan(0);
+    expect(out.active).toBeLessThanOrEqual(5);
     expect(out.activeAfter).toBe(0);
     expect(out.main.current.name).toBe('MainProcess');
     expect(out.main.parent).toBeNull();
@@ -655,7 +657,11 @@ describe('Process lifetime', () => {
         try { const s = readFileSync('/proc/' + e + '/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]) === process.pid; } catch { return false; }
       });
       console.log(JSON.stringify({ exitCode: p.exitCode, children: children.map(Number) }));`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Prepared interpreters serve the 'spawn' start method.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, POSIX_MP_START_METHOD: 'spawn' },
+    });
     const started = Date.now();
     const { code: exit, stdout, stderr } = await finished(child);
     expect(stderr).toBe('');
@@ -682,7 +688,7 @@ describe('Process lifetime', () => {
       console.log(JSON.stringify({ size: getPreparedInterpreters(), exitCode: p.exitCode, children: children.length }));`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, POSIX_MP_PREPARED: '0' },
+      env: { ...process.env, POSIX_MP_PREPARED: '0', POSIX_MP_START_METHOD: 'spawn' },
     });
     const { stdout, stderr } = await finished(child);
     expect(stderr).toBe('');

@@ -1,7 +1,6 @@
 /**
  * Deadlines of waits that sleep in several steps (spurious wake-ups, re-checks): each step waits for what is
  * left of the caller's timeout.
- * @internal
  */
 
 /** The futex waits of the addon take -1 for "forever". */

@@ -2,7 +2,6 @@
  * Counts the async operations of a handle that still use its memory after their promise's last await (a
  * Condition or Barrier wait leaves the sleeper count and re-acquires the lock after its native wait), so that
  * `close()` frees the memory only once they have finished with it.
- * @internal
  */
 export class InFlight {
   #count = 0;

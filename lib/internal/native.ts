@@ -80,6 +80,8 @@ export interface Binding {
   daemonize(request: SpawnRequest): number;
   childWait(pid: number, timeoutMs: number): boolean;
   childRef(pid: number, ref: boolean): boolean;
+  /** Watches a child forked by the fork server; `channel` is this process's end of its job channel. */
+  watchForkedChild(pid: number, channel: number, onExit: ChildExitCallback, ref: boolean): void;
   childExitReport(pid: number, fd: number): boolean;
   kill(pid: number, signal: number): void;
   killpg(pgid: number, signal: number): void;
@@ -144,13 +146,15 @@ export interface Binding {
   localPort(fd: number): number;
   setParentDeathSignal(signal: number): void;
   exitNow(code: number, reportFd?: number): never;
+  /** How many waiter or spawner threads this process has ever started (a fork server's zygote: none). */
+  backgroundThreadsStarted(): number;
   /** sizeof/offsetof of posix_mp.h's structs and its constants (native/core/layout.cc), see layout.ts. */
   layout: Layout;
 }
 
 const require = createRequire(import.meta.url);
 /** The package root: the nearest folder above this module with a package.json (dist/ when built, lib/internal/ in development). */
-const packageRoot = ((): string => {
+export const packageRoot = ((): string => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return dir;

@@ -2,7 +2,6 @@
  * What SharedList and SharedDict share: their memory (heap.ts) in a file of its own — a named shm object, or
  * an anonymous memfd passed to children like any anonymous object — the robust lock every operation holds,
  * and how handles to them are revived in other processes.
- * @internal
  */
 import { Lock } from '../sync/lock.js';
 import { binding, OpenMode } from '../internal/native.js';

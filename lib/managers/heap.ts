@@ -25,7 +25,6 @@
  *
  * Growth: a block that does not fit makes the holder of the lock double the file (ftruncate) and store the
  * new CAPACITY; every process remaps when, holding the lock, it sees a CAPACITY larger than its mapping.
- * @internal
  */
 import { binding } from '../internal/native.js';
 import { mpError } from '../internal/errors.js';

@@ -7,7 +7,6 @@
  * An anonymous shared object cannot be stored: it lives in memory that only a descriptor held by a process
  * reaches, and shared memory cannot hold a descriptor. Storing one throws ERR_MP_NOT_CLONEABLE telling to
  * name it — a Manager's objects are named for this reason.
- * @internal
  */
 import { deserialize, serialize } from 'node:v8';
 

@@ -1,7 +1,6 @@
 /**
  * The messages between a Pool and one of its workers, over the worker's own duplex Pipe (values travel
  * through reduction, as Connection.send sends them). Several chunks go in one message each way.
- * @internal
  */
 import type { Locator } from '../comm/location.js';
 import type { RemoteError } from './remote_error.js';

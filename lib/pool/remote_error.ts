@@ -3,7 +3,6 @@
  * stack and the built-in classes (TypeError, RangeError, ...) but drops `code`, other own properties and
  * the user's classes. Here the class travels by reference (an exported class, as reduction sends functions),
  * and the own properties that can be cloned travel beside it.
- * @internal
  */
 import { serialize } from 'node:v8';
 

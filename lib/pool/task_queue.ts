@@ -3,7 +3,6 @@
  * demand, and its results put back in input order (or in completion order for imapUnordered). The input is
  * read only as chunks are taken — an async iterable one chunk ahead — and a streaming job stops taking
  * chunks while too many results wait for the consumer (bounded read-ahead).
- * @internal
  */
 import type { Locator } from '../comm/location.js';
 import { mpError } from '../internal/errors.js';

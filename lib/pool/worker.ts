@@ -3,7 +3,6 @@
  * (worker_main.ts), and a duplex Pipe that is its own channel — so the parent always knows which chunks the
  * worker holds, and rejects exactly those if it dies. The worker's end of the Pipe reaches it as a Process
  * argument; the parent closes its copy at once, so the worker's death shows as the end of the stream.
- * @internal
  */
 import type { Connection } from '../comm/connection.js';
 import { plainMessage } from '../comm/connection_message.js';

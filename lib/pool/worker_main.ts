@@ -3,7 +3,6 @@
  * so that the ordinary Process machinery finds and starts it, prepared interpreters and all). It receives
  * chunks of tasks on its Connection, runs them one after the other, and sends the results back; it ends when
  * the parent closes the Connection, or after `maxTasksPerChild` chunks.
- * @internal
  */
 import type { Connection } from '../comm/connection.js';
 import { plainMessage } from '../comm/connection_message.js';

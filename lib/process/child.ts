@@ -22,6 +22,8 @@ import { CHANNEL_FD } from './prepared.js';
 import { runtimes, type Runtime } from './process.js';
 import { setChildState, type ChildState } from './current.js';
 import { receiveJob, type Job } from './job.js';
+import { ZYGOTE_ARG } from './forkserver.js';
+import { prepareZygote, serveForks } from './zygote.js';
 import { Semaphore } from '../sync/semaphore.js';
 import { decode, loadReferences, Outgoing, reviveShared } from '../comm/reduction.js';
 import { isCommonJs, loadModule, locatedIn } from '../comm/location.js';
@@ -137,11 +139,16 @@ function reportFd(): number {
 }
 
 async function main(): Promise<void> {
+  // A zygote (the 'forkserver' start method) serves forks instead of running a job; each forked child
+  // continues below as a prepared interpreter.
+  const zygote = process.argv[2] === ZYGOTE_ARG;
+  if (zygote) prepareZygote();
   await warmUp();
   // Let the event loop turn before the blocking read: work V8 posted as tasks meanwhile — the scavenge that
   // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
   await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise((resolve) => setImmediate(resolve));
+  if (zygote) await serveForks();
   // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
   binding.closeOnExec(CHANNEL_FD);
   const { dev, ino } = fstatSync(CHANNEL_FD);

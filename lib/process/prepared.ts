@@ -1,7 +1,8 @@
 /**
  * The Node interpreters that Process children run in, and the pool of prepared ones.
  *
- * A child is a fresh Node (JS cannot continue after fork() in Node), started by the addon's fork+exec on
+ * With the 'forkserver' start method a child is forked from the fork server (forkserver.ts) and then behaves
+ * as a prepared interpreter. With 'spawn' a child is a fresh Node, started by the addon's fork+exec on
  * `dist/child.js`, with a job channel (a socket pair, fd 3 in the child) over which it receives what to run.
  * Booting Node costs ~140 ms of CPU — Python's fork start+join takes ~3 ms — so a *prepared* interpreter is
  * kept: one that has already booted, loaded the bootstrap and posix-mp, and sleeps in a blocking read of its
@@ -27,6 +28,8 @@ import { binding } from '../internal/native.js';
 import { sendJob } from './job.js';
 import type { PassedFile } from '../comm/reduction.js';
 import { validateInteger } from '../internal/validate.js';
+import { forkFromServer, ZYGOTE_ARG } from './forkserver.js';
+import { getStartMethod, type StartMethod } from './start_method.js';
 
 /** The job channel's descriptor number in the child. */
 export const CHANNEL_FD = 3;
@@ -78,9 +81,15 @@ function environment(): string[] {
  */
 const BOOT_VARIABLES = ['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'UV_THREADPOOL_SIZE'] as const;
 
-function bootFingerprint(): string {
+export function bootFingerprint(): string {
   return BOOT_VARIABLES.map((name) => process.env[name] ?? '').join('\0');
 }
+
+/**
+ * Where an interpreter comes from: a fresh Node (`'spawn'`), a fresh Node that becomes the fork server
+ * (`'zygote'`, see forkserver.ts), or a fork of the fork server: its pid and our end of its job channel.
+ */
+export type Origin = 'spawn' | 'zygote' | { pid: number; channel: number };
 
 /** A child Node running dist/child.js, waiting for (or running) its job. */
 export class Interpreter {
@@ -92,16 +101,31 @@ export class Interpreter {
   #exitCode: number | null = null;
   #onExit: ExitHandler | undefined;
 
-  /** Forks and execs a new interpreter. `deathSignal` is sent to it when this process dies (0: none). */
-  constructor(deathSignal: number, ref: boolean) {
+  /**
+   * Forks and execs a new interpreter, or takes one the fork server forked (see Origin). `deathSignal` is
+   * sent to a new one when this process dies (0: none).
+   */
+  constructor(deathSignal: number, ref: boolean, origin: Origin = 'spawn') {
+    const onExit = (code: number, signal: number): void => this.#exited(signal !== 0 ? -signal : code);
+    this.fingerprint = bootFingerprint();
+    if (typeof origin === 'object') {
+      try {
+        binding.watchForkedChild(origin.pid, origin.channel, onExit, ref);
+      } catch (error) {
+        binding.closeFd(origin.channel);
+        throw error;
+      }
+      this.pid = origin.pid;
+      this.#channel = origin.channel;
+      return;
+    }
     const [ours, theirs] = binding.socketPair();
     try {
-      this.fingerprint = bootFingerprint();
       this.pid = binding.spawn(
         {
           file: process.execPath,
           paths: [process.execPath],
-          argv: [process.execPath, ...childExecArgv(), CHILD_SCRIPT],
+          argv: [process.execPath, ...childExecArgv(), CHILD_SCRIPT, ...(origin === 'zygote' ? [ZYGOTE_ARG] : [])],
           envp: environment(),
           cwd: undefined,
           // stdin is /dev/null, as in Python's children; stdout and stderr are shared with this process.
@@ -112,7 +136,7 @@ export class Interpreter {
           umask: -1,
           ref,
         },
-        (code: number, signal: number) => this.#exited(signal !== 0 ? -signal : code),
+        onExit,
       );
     } catch (error) {
       binding.closeFd(ours);
@@ -121,6 +145,11 @@ export class Interpreter {
       binding.closeFd(theirs);
     }
     this.#channel = ours;
+  }
+
+  /** Our end of the job channel until the job is sent (the fork server's control socket for its zygote). */
+  get channel(): number | undefined {
+    return this.#channel;
   }
 
   /** Null while running; the exit status, or -N if killed by signal N. */
@@ -285,10 +314,15 @@ function pool(): PreparedPool {
 }
 
 /**
- * An interpreter for a new Process: a prepared one if there is one, else a cold one started now (never
- * waiting for a prepared one to boot). Either way the pool is topped up in the background.
+ * An interpreter for a new Process. With 'forkserver', a fork of the fork server, unless it is unavailable
+ * right now. Else a prepared one if there is one, else a cold one started now (never waiting for a prepared
+ * one to boot); either way the pool is topped up in the background.
  */
-export function acquireInterpreter(daemon: boolean): Interpreter {
+export function acquireInterpreter(daemon: boolean, method: StartMethod = getStartMethod()): Interpreter {
+  if (method === 'forkserver') {
+    const forked = forkFromServer(daemon);
+    if (forked) return forked;
+  }
   const prepared = pool().take();
   if (prepared) return prepared;
   // A cold child gets its final death signal at once; a prepared one adjusts its own (see child.ts).

@@ -16,6 +16,7 @@ import { loadModule, locatedIn } from '../comm/location.js';
 import { validateBoolean, validateOptions, validateTimeout } from '../internal/validate.js';
 import { childState, registry } from './current.js';
 import { encodeJob, type JobSource } from './job.js';
+import { validateStartMethod, type StartMethod } from './start_method.js';
 import { bootstrapping, callerModule, checkNoPrivateFields, locateFunction, locateTarget, resolveModule, validateTarget, type Target } from './target.js';
 
 export type { Target } from './target.js';
@@ -36,6 +37,8 @@ export interface ProcessOptions {
    * process's own flag (false in the main one).
    */
   daemon?: boolean;
+  /** How the child is started: `'forkserver'` or `'spawn'` (see `setStartMethod()`). Default: `getStartMethod()`. */
+  startMethod?: StartMethod;
 }
 
 const RUNTIMES = Symbol.for('posix-mp.runtimes');
@@ -54,7 +57,7 @@ const SIGTERM = 15;
 const SIGKILL = 9;
 
 /** The options `new Process()` knows (Python's keyword arguments). */
-const OPTIONS = new Set(['target', 'args', 'name', 'daemon']);
+const OPTIONS = new Set(['target', 'args', 'name', 'daemon', 'startMethod']);
 
 /** Daemons are terminated when the main program ends (installed with the first start()). */
 let exitHandlersInstalled = false;
@@ -67,6 +70,7 @@ export class Process {
   #args: unknown[];
   #name: string;
   #daemon: boolean;
+  #startMethod: StartMethod | undefined;
   readonly #identity: number[];
   /** The file: URL of the module that created this object, from the stack: `{ module }` is relative to it. */
   readonly #origin: string | undefined;
@@ -107,6 +111,7 @@ export class Process {
     const className = new.target === Process ? 'Process' : new.target.name || 'Process';
     this.#name = o.name === undefined ? `${className}-${this.#identity.join(':')}` : validateName(o.name);
     this.#daemon = validateBoolean(o.daemon, 'options.daemon', state?.daemon ?? false);
+    if (o.startMethod !== undefined) this.#startMethod = validateStartMethod(o.startMethod, 'options.startMethod');
     this.#subclass = new.target === Process ? undefined : new.target;
     this.#origin = o.target !== undefined && typeof o.target !== 'function' ? callerModule() : undefined;
   }
@@ -172,7 +177,7 @@ export class Process {
     if (state?.daemon) throw mpError('ERR_MP_DAEMON', 'daemonic processes are not allowed to have children');
     const { body, files } = encodeJob(this.#jobSource());
 
-    let interpreter = acquireInterpreter(this.#daemon);
+    let interpreter = acquireInterpreter(this.#daemon, this.#startMethod);
     try {
       interpreter.send(body, files);
     } catch (error) {

@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
+import { registerAfterFork } from '../internal/after_fork.js';
 import { binding } from '../internal/native.js';
 
 /** A memfd-backed file mapped into this process. */
@@ -66,6 +67,13 @@ class Arena {
 const arenas: Arena[] = [];
 /** Freed blocks by size, reused before the bump pointer moves on. */
 const freeBlocks = new Map<number, Block[]>();
+// A forked child must not allocate in the arenas it inherited from the zygote: they are shared with every
+// other child forked from it. It gives them up (the zygote has no objects left in them) and makes its own.
+registerAfterFork(() => {
+  for (const arena of arenas) arena.file.close();
+  arenas.length = 0;
+  freeBlocks.clear();
+});
 /** Blocks another process has been given (or this process was given): see {@link markPassed}. */
 const passedBlocks = new WeakSet<Block>();
 

@@ -9,6 +9,7 @@
  */
 import { threadId } from 'node:worker_threads';
 
+import { registerAfterFork } from '../internal/after_fork.js';
 import { mpError } from '../internal/errors.js';
 import { LAYOUT } from '../internal/layout.js';
 import { binding, WaitStatus } from '../internal/native.js';
@@ -24,8 +25,13 @@ import { withLock, withLockSync } from './with_lock.js';
 const LOCK_SIZE = LAYOUT.pmp_lock.sizeof;
 const WAITERS = BigInt(LAYOUT.constants.PMP_LOCK_WAITERS);
 /** This process's owner token, as native code computes it. */
-const TOKEN: bigint = binding.selfToken();
-const TOKEN_WITH_WAITERS = TOKEN | WAITERS;
+let TOKEN: bigint = binding.selfToken();
+let TOKEN_WITH_WAITERS = TOKEN | WAITERS;
+// A child forked by the fork server is another owner than the zygote that loaded this module.
+registerAfterFork(() => {
+  TOKEN = binding.selfToken();
+  TOKEN_WITH_WAITERS = TOKEN | WAITERS;
+});
 /** pmp_lock.owner_thread of this thread: 0 means "no owner". */
 const THREAD = threadId + 1;
 /** Where `meta` (pmp_lock.owner_thread and .count) starts in the pmp_lock. */

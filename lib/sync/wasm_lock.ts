@@ -16,6 +16,7 @@
  * WebAssembly is unavailable (`--jitless`), the window is full or the mirroring fails, a lock keeps using
  * `Atomics` on its own view: same protocol, a little slower.
  */
+import { registerAfterFork } from '../internal/after_fork.js';
 import { binding } from '../internal/native.js';
 
 /** `mirrorOf` result for a word without a mirror. */
@@ -100,10 +101,17 @@ interface Mirror {
 
 const PAGE = binding.pageSize;
 /** Mirrors by source mapping, then by page index in it. */
-const mirrors = new WeakMap<ArrayBuffer, Map<number, Mirror>>();
+let mirrors = new WeakMap<ArrayBuffer, Map<number, Mirror>>();
 /** Window pages given back by mirrors, reused before untouched ones (from `nextPage` on). */
-const freePages: number[] = [];
+let freePages: number[] = [];
 let nextPage = 0;
+// A forked child opens a window of its own: the zygote's names the zygote's owner token.
+registerAfterFork(() => {
+  mirrorWindow = undefined;
+  mirrors = new WeakMap();
+  freePages = [];
+  nextPage = 0;
+});
 
 /** Gives a lock handle's use of a mirror back when the handle is collected without `close()`. */
 const collected = new FinalizationRegistry<{ buffer: ArrayBuffer; byteOffset: number }>(({ buffer, byteOffset }) =>

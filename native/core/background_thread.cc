@@ -4,11 +4,14 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace pmp {
 
 namespace {
+
+std::atomic<int> started{0};
 
 // Keeps this library mapped until the process ends. Node unloads (dlclose) an addon when the last
 // environment that loaded it ends — a worker_thread, say — but the threads started here can outlive their
@@ -41,7 +44,10 @@ int StartBackgroundThread(void* (*entry)(void*), void* arg, size_t stack_size) {
   const int rc = pthread_create(&thread, &attr, entry, arg);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   pthread_attr_destroy(&attr);
+  if (rc == 0) started.fetch_add(1, std::memory_order_relaxed);
   return rc;
 }
+
+int BackgroundThreadsStarted() { return started.load(std::memory_order_relaxed); }
 
 }  // namespace pmp

@@ -10,4 +10,8 @@ namespace pmp {
 // Returns 0 or pthread_create's error number.
 int StartBackgroundThread(void* (*entry)(void*), void* arg, size_t stack_size);
 
+// How many background threads this process has ever started. A fork server's zygote must have started none:
+// a child forked from it would inherit their queues and locks, but not the threads.
+int BackgroundThreadsStarted();
+
 }  // namespace pmp

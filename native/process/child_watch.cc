@@ -26,9 +26,20 @@ ChildWatches* ChildWatches::Create(Napi::Env env) {
   return self;
 }
 
+void ChildWatches::AddForked(Napi::Env env, pid_t pid, int channel, Napi::Function on_exit, bool ref) {
+  const int copy = fcntl(channel, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw SystemError(env, errno, "fcntl");
+  Watch(env, pid, copy, on_exit, ref, true);
+}
+
 void ChildWatches::Add(Napi::Env env, pid_t pid, int pidfd, Napi::Function on_exit, bool ref) {
+  Watch(env, pid, pidfd, on_exit, ref, false);
+}
+
+void ChildWatches::Watch(Napi::Env env, pid_t pid, int pidfd, Napi::Function on_exit, bool ref, bool forked) {
   auto* child = new Child();
   child->owner = this;
+  child->forked = forked;
   child->pid = pid;
   child->pidfd = pidfd;
   int rc = uv_poll_init(loop_, &child->poll, pidfd);
@@ -46,7 +57,11 @@ void ChildWatches::Add(Napi::Env env, pid_t pid, int pidfd, Napi::Function on_ex
   if (rc != 0) {
     // Unwatchable: the spawn fails as a whole. The child must not run on unobserved, nor stay a zombie.
     kill(pid, SIGKILL);
-    AdoptOrphan(pidfd);
+    if (forked) {
+      close(pidfd);
+    } else {
+      AdoptOrphan(pidfd);
+    }
     throw SystemError(env, -rc, "uv_poll_start");
   }
   child->on_exit = Napi::Persistent(on_exit);
@@ -69,7 +84,8 @@ bool ChildWatches::SetRef(pid_t pid, bool ref) {
 
 bool ChildWatches::WatchExitReport(pid_t pid, int fd) {
   auto it = children_.find(pid);
-  if (it == children_.end() || it->second->reported || it->second->report_fd >= 0) return false;
+  // A forked child's channel is watched already.
+  if (it == children_.end() || it->second->forked || it->second->reported || it->second->report_fd >= 0) return false;
   Child* child = it->second;
   // Any failure here only costs the wait for the reaping: the report is an optimisation, not a channel the
   // child's status depends on.
@@ -88,6 +104,25 @@ bool ChildWatches::WatchExitReport(pid_t pid, int fd) {
   if (uv_poll_start(&child->report_poll, UV_READABLE, OnReport) != 0) {
     StopReport(child);
     return false;
+  }
+  return true;
+}
+
+bool ChildWatches::TakeRelay(int channel, ExitInfo* info) {
+  int32_t report = 0;
+  ssize_t n;
+  // ECONNRESET once: the child died with its job unread, and the fork server closed its end after the relay;
+  // the error is reported (and cleared) before the relay queued behind it.
+  bool reset = false;
+  do n = recv(channel, &report, sizeof report, MSG_DONTWAIT);
+  while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset && (reset = true))));
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  // EOF or an error: the status is lost (code -1, no signal), as when someone else reaped a child.
+  if (n != static_cast<ssize_t>(sizeof report)) return true;
+  if (report >= 256) {
+    info->signal = report - 256;
+  } else {
+    info->code = report & 0xff;
   }
   return true;
 }
@@ -127,7 +162,7 @@ void ChildWatches::StopReport(Child* child) {
 void ChildWatches::OnReadable(uv_poll_t* handle, int status, int) {
   Child* child = static_cast<Child*>(handle->data);
   ExitInfo info;
-  if (ReapByPidfd(child->pidfd, false, &info)) {
+  if (child->owner->TryEnd(child, &info)) {
     child->owner->Finish(child, info, true);
   } else if (status < 0) {
     // libuv stops a handle that reported an error; the child still runs, so keep watching.
@@ -143,7 +178,7 @@ bool ChildWatches::WaitSync(Napi::Env env, pid_t pid, const Deadline& deadline) 
     pollfd p[2] = {{child->pidfd, POLLIN, 0}, {child->report_open ? child->report_fd : -1, POLLIN, 0}};
     if (poll(p, 2, deadline.RemainingMs()) < 0 && errno != EINTR) throw SystemError(env, errno, "poll");
     ExitInfo info;
-    if (ReapByPidfd(child->pidfd, false, &info)) {
+    if (TryEnd(child, &info)) {
       Finish(child, info, false);
       return true;
     }
@@ -214,8 +249,11 @@ void ChildWatches::OnCleanup(napi_async_cleanup_hook_handle, void* arg) {
     child->on_exit.Reset();
     // Stop polling first (libuv drops the descriptor from epoll at once), then give the pidfd away.
     uv_poll_stop(&child->poll);
-    AdoptOrphan(child->pidfd);
-    child->pidfd = -1;
+    // A forked child is not ours to reap: its channel is closed with its handle.
+    if (!child->forked) {
+      AdoptOrphan(child->pidfd);
+      child->pidfd = -1;
+    }
     self->StopReport(child);
     self->Close(&child->poll);
   }

@@ -25,6 +25,11 @@ class ChildWatches {
   // the JS thread, after the child has been reaped: code is the exit status (-1 if killed), signal the
   // signal number that killed it (0 if none). A ref'ed child keeps the event loop alive until it exits.
   void Add(Napi::Env env, pid_t pid, int pidfd, Napi::Function on_exit, bool ref);
+  // Watches a child forked by a fork server (lib/process/forkserver.ts): not this process's child, so its
+  // status is not reaped but read from its job channel (a copy of `channel` is kept): the child's own exit
+  // report, or the fork server's relay after reaping it — four bytes, the exit status, or 256 + N when
+  // signal N killed it. A channel that closes with neither (the fork server died too) reports code -1.
+  void AddForked(Napi::Env env, pid_t pid, int channel, Napi::Function on_exit, bool ref);
   bool Has(pid_t pid) const { return children_.count(pid) != 0; }
   // Whether this child keeps the event loop alive. False if the child is not (or no longer) watched.
   bool SetRef(pid_t pid, bool ref);
@@ -41,11 +46,12 @@ class ChildWatches {
 
  private:
   struct Child {
-    uv_poll_t poll;  // on pidfd
+    uv_poll_t poll;  // on pidfd (a forked child: on its job channel)
     uv_poll_t report_poll;  // on report_fd, when it is >= 0
     ChildWatches* owner;
     pid_t pid;
     int pidfd;
+    bool forked = false;  // see AddForked
     int report_fd = -1;
     bool report_open = false;  // report_poll is open and polling
     bool reported = false;     // on_exit was called from the report: the reaping only remains
@@ -53,6 +59,13 @@ class ChildWatches {
     Napi::FunctionReference on_exit;
   };
   ChildWatches(napi_env env, uv_loop_t* loop) : env_(env), loop_(loop) {}
+  void Watch(Napi::Env env, pid_t pid, int pidfd, Napi::Function on_exit, bool ref, bool forked);
+  // A forked child's ReapByPidfd: reads its status from the job channel. True once it is known.
+  static bool TakeRelay(int channel, ExitInfo* info);
+  // Whether the child has ended (reaped, or its status relayed), without waiting.
+  static bool TryEnd(Child* child, ExitInfo* info) {
+    return child->forked ? TakeRelay(child->pidfd, info) : ReapByPidfd(child->pidfd, false, info);
+  }
   static void OnReadable(uv_poll_t* handle, int status, int events);
   static void OnReport(uv_poll_t* handle, int status, int events);
   // Takes the exit report if it has come, calling on_exit: true once reported. Stops watching a channel that

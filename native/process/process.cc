@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "process/child_watch.h"
+#include "core/background_thread.h"
 #include "core/errors.h"
 #include "process/fork_exec.h"
 #include "process/spawner.h"
@@ -103,6 +104,13 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   const ExecResult result = Execute(env, plan, request);
   Watches(info)->Add(env, result.pid, result.pidfd, on_exit, request.Get("ref").ToBoolean());
   return Napi::Number::New(env, result.pid);
+}
+
+// watchForkedChild(pid, channel, onExit(code, signal, coreDumped), ref): watches a child a fork server forked
+// for this process (see ChildWatches::AddForked); `channel` is our end of its job channel.
+Napi::Value WatchForkedChild(const Napi::CallbackInfo& info) {
+  Watches(info)->AddForked(info.Env(), ArgInt32(info, 0), ArgInt32(info, 1), ArgFunction(info, 2), ArgBool(info, 3));
+  return info.Env().Undefined();
 }
 
 // daemonize(request) -> pid of the daemon, which is not our child.
@@ -199,12 +207,18 @@ Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   _exit(code);
 }
 
+// backgroundThreadsStarted() -> how many waiter or spawner threads this process has ever started.
+Napi::Value BackgroundThreadsStartedCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), BackgroundThreadsStarted());
+}
+
 }  // namespace
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
   // Functions that touch this environment's children carry its watch list as their data.
   ChildWatches* watches = ChildWatches::Create(env);
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn", watches));
+  exports.Set("watchForkedChild", Napi::Function::New(env, WatchForkedChild, "watchForkedChild", watches));
   exports.Set("daemonize", Napi::Function::New(env, Daemonize, "daemonize"));
   exports.Set("childWait", Napi::Function::New(env, ChildWait, "childWait", watches));
   exports.Set("childRef", Napi::Function::New(env, ChildRef, "childRef", watches));
@@ -214,6 +228,8 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("setsid", Napi::Function::New(env, Setsid, "setsid"));
   exports.Set("getpgid", Napi::Function::New(env, Getpgid, "getpgid"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
+  exports.Set("backgroundThreadsStarted",
+              Napi::Function::New(env, BackgroundThreadsStartedCount, "backgroundThreadsStarted"));
   exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal, "setParentDeathSignal"));
   exports.Set("signalDisposition", Napi::Function::New(env, SignalDisposition, "signalDisposition"));
 }

@@ -1,5 +1,7 @@
 #include "sync/lock.h"
 
+#include <pthread.h>
+
 #include <posix_mp.h>
 
 #include "core/addon.h"
@@ -12,8 +14,11 @@ namespace pmp {
 
 namespace {
 
-// This process's owner token, computed once: waiter threads take locks on the process's behalf with it.
-const uint64_t kSelfToken = pmp_self_token();
+// This process's owner token: waiter threads take locks on the process's behalf with it. Computed at load,
+// and again in a child forked without exec (the fork server's children), which is another owner.
+uint64_t self_token = pmp_self_token();
+
+void RenewSelfToken() { self_token = pmp_self_token(); }
 
 pmp_lock* LockAt(const MappedRange& range) {
   if (reinterpret_cast<uintptr_t>(range.address) % alignof(pmp_lock) != 0) return nullptr;
@@ -48,7 +53,7 @@ class LockWaitJob : public WaitJob {
  public:
   explicit LockWaitJob(MappedRange range) : range_(std::move(range)) {}
   int Run(const Deadline& deadline, const std::atomic<uint32_t>* cancel) override {
-    return StatusOf(pmp_lock_acquire_with(LockAt(range_), kSelfToken, deadline.Ptr(), CancellableSleep,
+    return StatusOf(pmp_lock_acquire_with(LockAt(range_), self_token, deadline.Ptr(), CancellableSleep,
                                           const_cast<std::atomic<uint32_t>*>(cancel)));
   }
   void GiveBack() override { pmp_lock_release(LockAt(range_)); }
@@ -57,19 +62,19 @@ class LockWaitJob : public WaitJob {
   MappedRange range_;
 };
 
-Napi::Value SelfToken(const Napi::CallbackInfo& info) { return Napi::BigInt::New(info.Env(), kSelfToken); }
+Napi::Value SelfToken(const Napi::CallbackInfo& info) { return Napi::BigInt::New(info.Env(), self_token); }
 
 // lockTry(buffer, offset) -> WaitStatus: kOk, kOwnerDied, or kTimedOut when the lock is held by a live owner.
 Napi::Value LockTry(const Napi::CallbackInfo& info) {
   MappedRange range = LockRange(info);
-  return Napi::Number::New(info.Env(), StatusOf(pmp_lock_try(LockAt(range), kSelfToken)));
+  return Napi::Number::New(info.Env(), StatusOf(pmp_lock_try(LockAt(range), self_token)));
 }
 
 // lockAcquireSync(buffer, offset, timeoutMs) -> WaitStatus (kOk, kOwnerDied, kTimedOut). Blocks this thread.
 Napi::Value LockAcquireSync(const Napi::CallbackInfo& info) {
   MappedRange range = LockRange(info);
   const Deadline deadline = Deadline::FromMs(ArgNumber(info, 2));
-  return Napi::Number::New(info.Env(), StatusOf(pmp_lock_acquire_with(LockAt(range), kSelfToken, deadline.Ptr(),
+  return Napi::Number::New(info.Env(), StatusOf(pmp_lock_acquire_with(LockAt(range), self_token, deadline.Ptr(),
                                                                       pmp_futex_sleep, nullptr)));
 }
 
@@ -93,6 +98,9 @@ Napi::Value LockWake(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitLock(Napi::Env env, Napi::Object exports) {
+  // Once per process (the addon may be loaded by several worker_threads).
+  static const int registered = pthread_atfork(nullptr, nullptr, RenewSelfToken);
+  (void)registered;
   exports.Set("selfToken", Napi::Function::New(env, SelfToken, "selfToken"));
   exports.Set("lockTry", Napi::Function::New(env, LockTry, "lockTry"));
   exports.Set("lockAcquireSync", Napi::Function::New(env, LockAcquireSync, "lockAcquireSync"));

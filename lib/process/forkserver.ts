@@ -1,0 +1,115 @@
+/**
+ * The 'forkserver' start method, the requesting side: this process's fork server, and the start of a child
+ * by it.
+ *
+ * The fork server is a zygote: a prepared interpreter (`node dist/child.js --posix-mp-zygote`) that, instead
+ * of waiting for a job, serves forks (zygote.ts). Its job channel is its control socket. Each start sends it
+ * one request carrying three descriptors — the child's job channel and this process's stdout and stderr —
+ * and waits, for a bounded time, for the child's pid on the job channel. The child is then an Interpreter
+ * like any other: it receives its job on the channel, reports its exit status on it, and the zygote, which
+ * reaps it, relays the status there too (exit code or signal, see ChildWatches::AddForked).
+ *
+ * The zygote is started on first use, never keeps this process's event loop alive, dies with this process
+ * (PR_SET_PDEATHSIG) and when this process closes the control socket; if it dies it is started again at the
+ * next start. A start never hangs on it: without a reply in time the zygote is killed and the start falls
+ * back to 'spawn'; after repeated failures this process stops using it.
+ */
+import { binding } from '../internal/native.js';
+import { forkServerAddon } from './forkserver_native.js';
+import { bootFingerprint, Interpreter } from './prepared.js';
+
+/** The argument that makes dist/child.js a zygote (see child.ts). */
+export const ZYGOTE_ARG = '--posix-mp-zygote';
+
+const SIGKILL = 9;
+/** A fork request: one byte; its descriptors are the job channel, stdout and stderr. */
+const REQUEST = Uint8Array.of(1);
+/**
+ * How long a start waits for the zygote's reply. A fork takes milliseconds; a zygote that is still booting
+ * (the first start) takes as long as a Node boot, seconds on a loaded machine.
+ */
+const REPLY_TIMEOUT_MS = 15_000;
+/** Consecutive failed starts after which this process stops using the fork server. */
+const MAX_FAILURES = 3;
+
+class ForkServer {
+  #zygote: Interpreter | undefined;
+  #failures = 0;
+
+  constructor() {
+    // Closing the control socket ends the zygote at once (in a worker_thread that ends, say).
+    process.once('exit', () => this.#stop());
+  }
+
+  fork(daemon: boolean): Interpreter | undefined {
+    const addon = forkServerAddon();
+    if (!addon || this.#failures >= MAX_FAILURES) return undefined;
+    const zygote = this.#running();
+    if (!zygote) return undefined;
+    const [ours, theirs] = binding.socketPair();
+    let pid = 0;
+    try {
+      try {
+        binding.sendMessage(zygote.channel!, REQUEST, [theirs, 1, 2]);
+      } finally {
+        // Now only the zygote holds it: if the zygote refuses or dies, our end reads EOF at once.
+        binding.closeFd(theirs);
+      }
+      if (addon.waitReadable(ours, REPLY_TIMEOUT_MS)) {
+        const reply = binding.receiveMessage(ours, 4);
+        if (reply !== null && reply.bytes.length === 4) pid = reply.bytes.readInt32LE(0);
+      }
+    } catch {
+      // The zygote died (EPIPE) or this process is out of descriptors: counted as a failure below.
+    }
+    if (pid <= 0) {
+      // No reply in time, or the zygote closed the channel: it could not fork, or it is broken.
+      binding.closeFd(ours);
+      this.#failures++;
+      zygote.signal(SIGKILL);
+      this.#stop();
+      return undefined;
+    }
+    this.#failures = 0;
+    // Its death signal is set by the child itself from its job (child.ts), relative to the zygote, which
+    // dies with this process.
+    return new Interpreter(0, !daemon, { pid, channel: ours });
+  }
+
+  /** The zygote, started if there is none, or if this process's Node boot variables changed since. */
+  #running(): Interpreter | undefined {
+    const current = this.#zygote;
+    if (current && !current.waitSync(0) && current.fingerprint === bootFingerprint()) return current;
+    this.#stop();
+    let zygote: Interpreter;
+    try {
+      zygote = new Interpreter(SIGKILL, false, 'zygote');
+    } catch {
+      this.#failures++;
+      return undefined;
+    }
+    zygote.onExit = () => {
+      if (this.#zygote === zygote) this.#zygote = undefined;
+    };
+    this.#zygote = zygote;
+    return zygote;
+  }
+
+  #stop(): void {
+    this.#zygote?.dismiss();
+    this.#zygote = undefined;
+  }
+}
+
+const SERVER = Symbol.for('posix-mp.forkserver');
+
+/** One fork server per process (per worker_thread), shared by the ESM and CommonJS copies of the package. */
+function server(): ForkServer {
+  const g = globalThis as { [SERVER]?: ForkServer };
+  return (g[SERVER] ??= new ForkServer());
+}
+
+/** A child forked by this process's fork server, or undefined if the fork server cannot start one now. */
+export function forkFromServer(daemon: boolean): Interpreter | undefined {
+  return server().fork(daemon);
+}

@@ -1,0 +1,69 @@
+/**
+ * The fork server's own addon (native/forkserver/, built as build/Release/posix_mp_forkserver.so), and the
+ * self-check that decides whether this Node can run a fork server.
+ *
+ * Unlike the main addon it uses Node internals (the platform's worker threads, the environment's exit
+ * handler), so it is built for one Node ABI and checks at load that the internals are where it expects them.
+ * When it is missing, was built for another Node, or the check fails, the 'forkserver' start method is
+ * unavailable and processes start with 'spawn': never a crash because the Node version differs.
+ */
+import path from 'node:path';
+
+import { packageRoot } from '../internal/native.js';
+
+/** What native/forkserver/zygote.cc exports. */
+export interface ForkServerAddon {
+  /** The NODE_MODULE_VERSION (Node ABI) it was built for. */
+  moduleVersion: number;
+  /** '' when this Node can run a fork server, else why not. */
+  check(): string;
+  /** Routes V8's worker tasks to the addon's own pool (the first step of a zygote). */
+  hook(workerThreads: number): void;
+  /** Makes this hooked process a zygote; returns the control socket's new descriptor. */
+  serve(controlFd: number, onRequest: () => void): number;
+  /** The child's pid in the zygote, -1 if V8's worker tasks did not pause in time, 0 in the child. */
+  fork(channel: number, stdout: number, stderr: number, quiesceMs: number): number;
+  setExitCode(code: number): void;
+  getpid(): number;
+  getppid(): number;
+  waitReadable(fd: number, timeoutMs: number): boolean;
+}
+
+/** The addon, or why it cannot be used. */
+type Loaded = { addon: ForkServerAddon; problem: '' } | { addon: undefined; problem: string };
+
+const LOADED = Symbol.for('posix-mp.forkserver-addon');
+
+function load(): Loaded {
+  // POSIX_MP_FORKSERVER_ADDON names another build; an empty value turns the fork server off.
+  const override = process.env.POSIX_MP_FORKSERVER_ADDON;
+  if (override === '') return { addon: undefined, problem: 'turned off by POSIX_MP_FORKSERVER_ADDON' };
+  const file = override ? path.resolve(override) : path.join(packageRoot, 'build', 'Release', 'posix_mp_forkserver.so');
+  const module = { exports: {} as ForkServerAddon };
+  try {
+    process.dlopen(module, file);
+  } catch (error) {
+    return { addon: undefined, problem: `cannot load ${file}: ${(error as Error).message}` };
+  }
+  // Built for another Node: its use of Node's C++ classes would be undefined behaviour, not just a failure.
+  if (String(module.exports.moduleVersion) !== process.versions.modules) {
+    return { addon: undefined, problem: `${file} was built for Node ABI ${module.exports.moduleVersion}, this is ${process.versions.modules}` };
+  }
+  const problem = module.exports.check();
+  return problem === '' ? { addon: module.exports, problem } : { addon: undefined, problem };
+}
+
+function loaded(): Loaded {
+  const g = globalThis as { [LOADED]?: Loaded };
+  return (g[LOADED] ??= load());
+}
+
+/** The fork server's addon if this Node passes the self-check, else undefined. */
+export function forkServerAddon(): ForkServerAddon | undefined {
+  return loaded().addon;
+}
+
+/** Why the fork server is unavailable on this Node ('' when it is available). */
+export function forkServerProblem(): string {
+  return loaded().problem;
+}
