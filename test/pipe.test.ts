@@ -11,33 +11,19 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { activeChildren, Connection, Lock, Pipe, Process, Value } from 'posix-mp';
+import { Connection, Lock, Pipe, Value } from 'posix-mp';
 import { sleep, within } from './helpers.js';
+import { killChildren, targetsIn } from './targets.js';
 
-const targets = new URL('./fixtures/pipe-targets.mjs', import.meta.url);
 /** Generous: the machine is loaded. Only turns a hang into a failure. */
 const LONG = 60_000;
 const MiB = 1024 * 1024;
-
-function start(name: string, args: unknown[]): Process {
-  const p = new Process({ target: { module: targets, export: name }, args });
-  p.start();
-  return p;
-}
-
-/** Joins `p` and expects it to have succeeded (a failing target exits 1, its stack on stderr). */
-async function joined(p: Process): Promise<void> {
-  await p.join(LONG);
-  if (p.exitCode === null) p.kill();
-  expect(p.exitCode).toBe(0);
-}
+const { start, joined } = targetsIn(new URL('./fixtures/pipe-targets.mjs', import.meta.url), LONG);
 
 type Outcome = { value: unknown } | { error: unknown };
 const outcome = (p: Promise<unknown>): Promise<Outcome> => p.then((value) => ({ value }), (error: unknown) => ({ error }));
 
-afterAll(() => {
-  for (const p of activeChildren()) p.kill();
-});
+afterAll(killChildren);
 
 /** locate-tasks.mjs, imported here as a receiver imports it: compare what arrives by behaviour, not identity. */
 interface Tasks {
