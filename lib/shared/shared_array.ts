@@ -9,15 +9,7 @@ import { validateInteger } from '../internal/validate.js';
 import { SharedHandle } from './handle.js';
 import { addIndexing } from './indexing.js';
 import { Kind } from './segment.js';
-import {
-  maxLength,
-  openOptions,
-  rawOptions,
-  registerSharedData,
-  SharedData,
-  type OpenSharedDataOptions,
-  type SharedDataOptions,
-} from './typed_storage.js';
+import { maxLength, openOptions, rawOptions, registerSharedData, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
 import {
   CHARS,
   type AnyView,

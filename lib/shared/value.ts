@@ -5,14 +5,7 @@
  * when uncontended. No N-API call, no copy, no syscall on the uncontended path.
  */
 import { Kind } from './segment.js';
-import {
-  openOptions,
-  rawOptions,
-  registerSharedData,
-  SharedData,
-  type OpenSharedDataOptions,
-  type SharedDataOptions,
-} from './typed_storage.js';
+import { openOptions, rawOptions, registerSharedData, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
 import type { Element, ElementOf, InputFor, InputOf, Typecode } from './typecodes.js';
 
 /**
