@@ -5,6 +5,7 @@
       "sources": [
         "native/comm/fd_passing.cc",
         "native/comm/fd_watch.cc",
+        "native/comm/scm_rights.cc",
         "native/comm/socket.cc",
         "native/comm/stream_io.cc",
         "native/core/addon.cc",

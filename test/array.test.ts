@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import { Array as MpArray, Lock, RawArray, RLock, SharedArray, type Typecode } from 'posix-mp';
-import { finished, runNode, spawnNode, uniqueName, waitForLine } from './helpers.js';
+import { runNode, spawnUntilLine, uniqueName } from './helpers.js';
 
 function expectCode(fn: () => unknown, type: new (...args: never[]) => Error, code: string): void {
   let thrown: unknown;
@@ -242,7 +242,7 @@ describe('Array: locks', () => {
     const name = uniqueName('array-held');
     using a = new SharedArray('i', 4, { name });
     try {
-      const child = spawnNode(
+      const { done } = await spawnUntilLine(
         `import { SharedArray } from 'posix-mp';
          const a = SharedArray.open(process.argv[1]);
          a.getLock().withLockSync(() => {
@@ -252,9 +252,8 @@ describe('Array: locks', () => {
            a.setRange(0, [5, 5, 5, 5]);
          });`,
         [name],
+        /locked/,
       );
-      const done = finished(child);
-      await waitForLine(child, /locked/);
       expect(a.toArray()).toEqual([5, 5, 5, 5]);
       expect((await done).code).toBe(0);
     } finally {

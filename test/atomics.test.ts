@@ -22,6 +22,42 @@ async function notifyUntilWoken(view: Int32Array, index: number, child: ChildPro
   }
 }
 
+/** How a child over a SharedMemory named argv[1] starts: `view` is the memory's first 16 Int32s. */
+const CHILD_VIEW = `import { atomics, SharedMemory } from 'posix-mp';
+  const shm = SharedMemory.open(process.argv[1]);
+  const view = new Int32Array(shm.buf.buffer, 0, 16);`;
+
+/**
+ * A wait in each direction between this process and a child over one SharedMemory's first 16 Int32s.
+ * `startParentWait` starts this process's side before the child exists and returns what completes it; the
+ * child runs `childCode` (after CHILD_VIEW): it waits on `childIndex`, which this process notifies until the
+ * child is woken, then notifies this process until it wakes one waiter, leaving `result` and `woken` set.
+ */
+async function waitsBothWays(
+  tag: string,
+  startParentWait: (view: Int32Array) => () => unknown,
+  childIndex: number,
+  childCode: string,
+): Promise<void> {
+  const shm = new SharedMemory({ name: uniqueName(tag), size: 64 });
+  const view = new Int32Array(shm.buf.buffer, 0, 16);
+  const completeParentWait = startParentWait(view);
+  const child = spawnNode(`${CHILD_VIEW}\n${childCode}\nconsole.log(JSON.stringify({ result, woken }));`, [shm.name]);
+  try {
+    const result = within(child);
+    result.catch(() => {});
+    await notifyUntilWoken(view, childIndex, child);
+    await completeParentWait();
+    const { code, stdout, stderr } = await result;
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(stdout)).toEqual({ result: 'ok', woken: 1 });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    shm.close();
+    shm.unlink();
+  }
+}
+
 /** Threads of this process asleep in futex_waitv (syscall 449 on every Linux architecture): our async waits. */
 function threadsInFutexWaitv(): number {
   let count = 0;
@@ -112,70 +148,38 @@ describe('atomics in one process', () => {
 
 describe('atomics across processes', () => {
   it('child waits synchronously, the parent notifies; the parent waits asynchronously, the child notifies', async () => {
-    const shm = new SharedMemory({ name: uniqueName('atomics-a'), size: 64 });
-    const view = new Int32Array(shm.buf.buffer, 0, 16);
-    // Started before the child exists: the child will notify it.
-    const parentWait = atomics.waitAsync(view, 1, 0, { timeout: 30_000 });
-    const child = spawnNode(
-      `import { atomics, SharedMemory } from 'posix-mp';
-       const shm = SharedMemory.open(process.argv[1]);
-       const view = new Int32Array(shm.buf.buffer, 0, 16);
-       const result = atomics.wait(view, 0, 0, 30000);
+    await waitsBothWays(
+      'atomics-a',
+      (view) => {
+        // Started before the child exists: the child will notify it.
+        const parentWait = atomics.waitAsync(view, 1, 0, { timeout: 30_000 });
+        return async () => expect(await parentWait).toBe('ok');
+      },
+      0,
+      `const result = atomics.wait(view, 0, 0, 30000);
        let calls = 0, woken = 0;
        while (woken === 0) {
          woken = atomics.notify(view, 1, 1);
          if (++calls > 6000) throw new Error('the parent never waited');
          if (woken === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-       }
-       console.log(JSON.stringify({ result, woken }));`,
-      [shm.name],
+       }`,
     );
-    try {
-      const result = within(child);
-      result.catch(() => {});
-      await notifyUntilWoken(view, 0, child);
-      expect(await parentWait).toBe('ok');
-      const { code, stdout, stderr } = await result;
-      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-      expect(JSON.parse(stdout)).toEqual({ result: 'ok', woken: 1 });
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      shm.close();
-      shm.unlink();
-    }
   });
 
   it('child waits asynchronously, the parent notifies; the parent waits synchronously, the child notifies', async () => {
-    const shm = new SharedMemory({ name: uniqueName('atomics-b'), size: 64 });
-    const view = new Int32Array(shm.buf.buffer, 0, 16);
-    const child = spawnNode(
-      `import { atomics, SharedMemory } from 'posix-mp';
-       const shm = SharedMemory.open(process.argv[1]);
-       const view = new Int32Array(shm.buf.buffer, 0, 16);
-       const result = await atomics.waitAsync(view, 2, 0, { timeout: 30000 });
+    await waitsBothWays(
+      'atomics-b',
+      // Blocks this thread until the child, woken first, notifies back.
+      (view) => () => expect(atomics.wait(view, 0, 0, 30_000)).toBe('ok'),
+      2,
+      `const result = await atomics.waitAsync(view, 2, 0, { timeout: 30000 });
        let woken = 0;
        for (let calls = 0; woken === 0; calls++) {
          if (calls > 6000) throw new Error('the parent never waited');
          woken = atomics.notify(view, 0, 1);
          if (woken === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-       }
-       console.log(JSON.stringify({ result, woken }));`,
-      [shm.name],
+       }`,
     );
-    try {
-      const result = within(child);
-      result.catch(() => {});
-      await notifyUntilWoken(view, 2, child);
-      // Blocks this thread until the child, woken above, notifies back.
-      expect(atomics.wait(view, 0, 0, 30_000)).toBe('ok');
-      const { code, stdout, stderr } = await result;
-      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-      expect(JSON.parse(stdout)).toEqual({ result: 'ok', woken: 1 });
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      shm.close();
-      shm.unlink();
-    }
   });
 
   it('a store + notify from another process ends a wait; a late one sees not-equal', async () => {
@@ -186,9 +190,7 @@ describe('atomics across processes', () => {
       await untilSleeping(1);
       const child = await within(
         spawnNode(
-          `import { atomics, SharedMemory } from 'posix-mp';
-           const shm = SharedMemory.open(process.argv[1]);
-           const view = new Int32Array(shm.buf.buffer, 0, 16);
+          `${CHILD_VIEW}
            Atomics.store(view, 0, 1);
            console.log(atomics.notify(view, 0));`,
           [shm.name],

@@ -5,6 +5,9 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+
+import type { Semaphore } from 'posix-mp';
 
 let counter = 0;
 
@@ -76,6 +79,17 @@ export function waitForLine(child: ChildProcess, pattern: RegExp): Promise<strin
 }
 
 /**
+ * Starts `code` as spawnNode does and waits until the child prints a line matching `pattern`; `done` is the
+ * child's outcome (in an object: awaiting a bare promise of it would wait for the child to end).
+ */
+export async function spawnUntilLine(code: string, args: string[], pattern: RegExp): Promise<{ done: Promise<ChildResult> }> {
+  const child = spawnNode(code, args);
+  const done = finished(child);
+  await waitForLine(child, pattern);
+  return { done };
+}
+
+/**
  * The addon instance the package itself uses (lib/internal/native.ts: `POSIX_MP_ADDON` or node-gyp-build), for tests
  * that look at native state such as `pendingWaits()`.
  */
@@ -138,5 +152,28 @@ export async function until(condition: () => boolean, what: string, options: Unt
       throw new Error(`timed out after ${timeout} ms waiting until ${what}${suffix}`);
     }
     await sleep(interval);
+  }
+}
+
+/** Closes and unlinks each named object, in order (finally blocks of tests that create them). */
+export function closeAndUnlink(...objects: Array<{ close(): void; unlink(): void }>): void {
+  for (const object of objects) {
+    object.close();
+    object.unlink();
+  }
+}
+
+/**
+ * This process's share of a locked-counter test: `n` read-modify-write increments of `counter[0]` under
+ * `mutex`, yielding to the event loop inside every `yieldEvery`th one, so that only the semaphore keeps
+ * increments from being lost.
+ */
+export async function lockedIncrements(mutex: Semaphore, counter: BigUint64Array, n: number, yieldEvery: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    expect(await mutex.acquire({ timeout: 30_000 })).toBe(true);
+    const value = counter[0]!;
+    if (i % yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
+    counter[0] = value + 1n;
+    mutex.release();
   }
 }

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Semaphore, SharedMemory } from 'posix-mp';
-import { killAll, spawnNode, uniqueName, within } from './helpers.js';
+import { closeAndUnlink, killAll, lockedIncrements, spawnNode, uniqueName, within } from './helpers.js';
 
 const peers = fileURLToPath(new URL('./peers/', import.meta.url));
 const pythonPeer = path.join(peers, 'sem_shm_peer.py');
@@ -76,13 +76,7 @@ describe('Node, C and Python on the same objects', () => {
 
       gate.release(3);
       const counter = new BigUint64Array(shm.buf.buffer, 0, 1);
-      for (let i = 0; i < N; i++) {
-        expect(await mutex.acquire({ timeout: 30_000 })).toBe(true);
-        const value = counter[0]!;
-        if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
-        counter[0] = value + 1n;
-        mutex.release();
-      }
+      await lockedIncrements(mutex, counter, N, 64);
 
       const [nodeResult, cResult, pythonResult] = await Promise.all(results);
       expect(nodeResult).toMatchObject({ code: 0, stderr: '' });
@@ -95,12 +89,7 @@ describe('Node, C and Python on the same objects', () => {
       expect(gate.getValue()).toBe(0);
     } finally {
       killAll(children);
-      shm.close();
-      shm.unlink();
-      mutex.close();
-      mutex.unlink();
-      gate.close();
-      gate.unlink();
+      closeAndUnlink(shm, mutex, gate);
     }
   });
 

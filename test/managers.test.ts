@@ -4,27 +4,16 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { activeChildren, Event, Lock, Manager, namespaceDict, Process, SharedDict, SharedList, Value } from 'posix-mp';
+import { Event, Lock, Manager, namespaceDict, SharedDict, SharedList, Value } from 'posix-mp';
 import { binding } from '../lib/internal/native.js';
 import { runNode, uniqueName } from './helpers.js';
+import { killChildren, targetsIn } from './targets.js';
 // @ts-expect-error -- a JavaScript fixture without types
 import { Point } from './fixtures/managers-targets.mjs';
 
-const targets = new URL('./fixtures/managers-targets.mjs', import.meta.url);
 /** Generous: the machine is loaded. */
 const LONG = 60_000;
-
-function start(name: string, args: unknown[]): Process {
-  const p = new Process({ target: { module: targets, export: name }, args });
-  p.start();
-  return p;
-}
-
-async function joined(p: Process): Promise<void> {
-  await p.join(LONG);
-  if (p.exitCode === null) p.kill();
-  expect(p.exitCode).toBe(0);
-}
+const { start, joined } = targetsIn(new URL('./fixtures/managers-targets.mjs', import.meta.url), LONG);
 
 /** This process's Manager objects still in /dev/shm. */
 function managerLeftovers(): string[] {
@@ -32,7 +21,7 @@ function managerLeftovers(): string[] {
 }
 
 afterAll(() => {
-  for (const p of activeChildren()) p.kill();
+  killChildren();
   expect(managerLeftovers()).toEqual([]);
 });
 

@@ -11,33 +11,30 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { activeChildren, Connection, Lock, Pipe, Process, Value } from 'posix-mp';
+import { Connection, Lock, Pipe, Value } from 'posix-mp';
 import { sleep, within } from './helpers.js';
+import { killChildren, targetsIn } from './targets.js';
 
-const targets = new URL('./fixtures/pipe-targets.mjs', import.meta.url);
 /** Generous: the machine is loaded. Only turns a hang into a failure. */
 const LONG = 60_000;
 const MiB = 1024 * 1024;
+const { start, joined } = targetsIn(new URL('./fixtures/pipe-targets.mjs', import.meta.url), LONG);
 
-function start(name: string, args: unknown[]): Process {
-  const p = new Process({ target: { module: targets, export: name }, args });
-  p.start();
-  return p;
-}
-
-/** Joins `p` and expects it to have succeeded (a failing target exits 1, its stack on stderr). */
-async function joined(p: Process): Promise<void> {
-  await p.join(LONG);
-  if (p.exitCode === null) p.kill();
-  expect(p.exitCode).toBe(0);
+/** Runs `body` with both ends of a new Pipe(duplex), and closes them however it ends. */
+async function withPipe(duplex: boolean, body: (a: Connection, b: Connection) => unknown): Promise<void> {
+  const [a, b] = Pipe(duplex);
+  try {
+    await body(a, b);
+  } finally {
+    a.close();
+    b.close();
+  }
 }
 
 type Outcome = { value: unknown } | { error: unknown };
 const outcome = (p: Promise<unknown>): Promise<Outcome> => p.then((value) => ({ value }), (error: unknown) => ({ error }));
 
-afterAll(() => {
-  for (const p of activeChildren()) p.kill();
-});
+afterAll(killChildren);
 
 /** locate-tasks.mjs, imported here as a receiver imports it: compare what arrives by behaviour, not identity. */
 interface Tasks {
@@ -48,9 +45,8 @@ const tasksModule = (): Promise<Tasks> => import(new URL('./fixtures/locate-task
 type Arrived = { point: { norm(): number; constructor: Function }; again: unknown; fn: Function };
 
 describe('Pipe() within one process', () => {
-  it('sends values both ways, in order, with the async and Sync forms', async () => {
-    const [a, b] = Pipe();
-    try {
+  it('sends values both ways, in order, with the async and Sync forms', () =>
+    withPipe(true, async (a, b) => {
       const values = [1, 'two', { three: [3n, new Date(3)] }, new Map([[4, 'four']]), null, Buffer.from('six')];
       for (const v of values) a.send(v);
       for (const v of values.slice(0, 3)) expect(await b.recv()).toEqual(v);
@@ -58,15 +54,10 @@ describe('Pipe() within one process', () => {
       b.send('back');
       expect(await a.recv()).toBe('back');
       expect(a.readable && a.writable && b.readable && b.writable).toBe(true);
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
-  it('sendBytes sends buf[offset..offset+size) as one message; recvBytes returns it', async () => {
-    const [a, b] = Pipe();
-    try {
+  it('sendBytes sends buf[offset..offset+size) as one message; recvBytes returns it', () =>
+    withPipe(true, async (a, b) => {
       a.sendBytes(Buffer.from('hello world'), 6);
       a.sendBytes(new Uint8Array([1, 2, 3, 4, 5]), 1, 3);
       a.sendBytes(Buffer.alloc(0));
@@ -75,15 +66,10 @@ describe('Pipe() within one process', () => {
       expect((await b.recvBytes()).length).toBe(0);
       expect(() => a.sendBytes(Buffer.alloc(4), 5)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
       expect(() => a.sendBytes('text' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
-  it("frames like Python's multiprocessing.connection: 4-byte big-endian length, or -1 and an 8-byte length", () => {
-    const [reader, writer] = Pipe(false);
-    try {
+  it("frames like Python's multiprocessing.connection: 4-byte big-endian length, or -1 and an 8-byte length", () =>
+    withPipe(false, (reader, writer) => {
       writer.sendBytes(Buffer.from('abc'));
       const raw = Buffer.alloc(16);
       expect(readSync(reader.fileno(), raw)).toBe(7);
@@ -96,27 +82,17 @@ describe('Pipe() within one process', () => {
       long.write('hi', 12);
       writeSync(writer.fileno(), long);
       expect(reader.recvBytesSync().toString()).toBe('hi');
-    } finally {
-      reader.close();
-      writer.close();
-    }
-  });
+    }));
 
-  it('recvBytes({ maxLength }) refuses a longer message without consuming it', async () => {
-    const [a, b] = Pipe();
-    try {
+  it('recvBytes({ maxLength }) refuses a longer message without consuming it', () =>
+    withPipe(true, async (a, b) => {
       a.sendBytes(Buffer.alloc(300));
       await expect(b.recvBytes({ maxLength: 256 })).rejects.toMatchObject({ code: 'ERR_MP_MESSAGE_TOO_LONG' });
       expect(b.recvBytesSync().length).toBe(300);
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
-  it('a 64 MiB message goes through in one process, as bytes and as an object, without deadlock', async () => {
-    const [a, b] = Pipe();
-    try {
+  it('a 64 MiB message goes through in one process, as bytes and as an object, without deadlock', () =>
+    withPipe(true, async (a, b) => {
       const big = Buffer.alloc(64 * MiB, 0x33);
       big[big.length - 1] = 9;
       a.sendBytes(big);
@@ -128,29 +104,19 @@ describe('Pipe() within one process', () => {
         expect(got[0]).toBe(0x33);
         expect(got[got.length - 1]).toBe(9);
       }
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
-  it("sendBytes copies what has to wait: changing the buffer after the call does not change the message", async () => {
-    const [a, b] = Pipe();
-    try {
+  it("sendBytes copies what has to wait: changing the buffer after the call does not change the message", () =>
+    withPipe(true, async (a, b) => {
       const buf = Buffer.alloc(4 * MiB, 1);
       a.sendBytes(buf);
       buf.fill(2);
       const got = await b.recvBytes();
       expect(got.every((x) => x === 1)).toBe(true);
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
-  it('a message with shared objects that has to wait keeps them: the sender may close its handles at once', async () => {
-    const [a, b] = Pipe();
-    try {
+  it('a message with shared objects that has to wait keeps them: the sender may close its handles at once', () =>
+    withPipe(true, async (a, b) => {
       a.sendBytes(Buffer.alloc(4 * MiB)); // fills the socket: what follows waits in this process
       const value = new Value('i', 41);
       a.send({ value });
@@ -160,11 +126,7 @@ describe('Pipe() within one process', () => {
       received.value += 1;
       expect(received.value).toBe(42);
       received.close();
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
   it('a worker_thread with a pending recv and unwritten output terminates cleanly', async () => {
     const child = spawn(
@@ -190,9 +152,8 @@ describe('Pipe() within one process', () => {
     expect(result.stdout).toBe('terminated\n');
   });
 
-  it('poll and pollAsync: false while nothing is there (after the timeout), true once a message is', async () => {
-    const [a, b] = Pipe();
-    try {
+  it('poll and pollAsync: false while nothing is there (after the timeout), true once a message is', () =>
+    withPipe(true, async (a, b) => {
       expect(b.poll()).toBe(false);
       expect(b.poll(20)).toBe(false);
       expect(await b.pollAsync({ timeout: 20 })).toBe(false);
@@ -206,15 +167,10 @@ describe('Pipe() within one process', () => {
       const aborted = AbortSignal.abort();
       await expect(b.pollAsync({ signal: aborted })).rejects.toBe(aborted.reason);
       await expect(b.recv({ signal: aborted })).rejects.toBe(aborted.reason);
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
-  it('an aborted or timed-out recv consumes nothing: the message goes to the next recv', async () => {
-    const [a, b] = Pipe();
-    try {
+  it('an aborted or timed-out recv consumes nothing: the message goes to the next recv', () =>
+    withPipe(true, async (a, b) => {
       const controller = new AbortController();
       const aborted = b.recv({ signal: controller.signal });
       const next = b.recvBytes();
@@ -228,11 +184,7 @@ describe('Pipe() within one process', () => {
       await expect(b.recvBytes({ timeout: 10 })).rejects.toMatchObject({ code: 'ERR_MP_TIMEOUT' });
       writeSync(a.fileno(), Buffer.from('bc'));
       expect((await next).toString()).toBe('abc');
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+    }));
 
   it('EOF: once the other end is closed and its messages are read, recv and recvSync throw ERR_MP_EOF', async () => {
     const [a, b] = Pipe();
@@ -264,9 +216,8 @@ describe('Pipe() within one process', () => {
     a.close();
   });
 
-  it('Pipe(false) is [reader, writer]: the reader cannot send, the writer cannot receive', async () => {
-    const [reader, writer] = Pipe(false);
-    try {
+  it('Pipe(false) is [reader, writer]: the reader cannot send, the writer cannot receive', () =>
+    withPipe(false, async (reader, writer) => {
       expect([reader.readable, reader.writable, writer.readable, writer.writable]).toEqual([true, false, false, true]);
       expect(() => reader.send(1)).toThrow(expect.objectContaining({ code: 'ERR_MP_NOT_WRITABLE' }));
       expect(() => reader.sendBytes(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'ERR_MP_NOT_WRITABLE' }));
@@ -279,11 +230,7 @@ describe('Pipe() within one process', () => {
       expect(() => writer.send({ value })).toThrow(expect.objectContaining({ code: 'ERR_MP_TRANSFER' }));
       value.close();
       expect(reader.poll()).toBe(false);
-    } finally {
-      reader.close();
-      writer.close();
-    }
-  });
+    }));
 
   it('values travel as in Process args: class instances keep their class, functions go by reference, identity is kept', async () => {
     const { Point, work } = await tasksModule();

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { BoundedSemaphore, SEM_VALUE_MAX, Semaphore, SharedMemory } from 'posix-mp';
-import { killAll, spawnNode, uniqueName, within } from './helpers.js';
+import { closeAndUnlink, killAll, lockedIncrements, spawnNode, uniqueName, within } from './helpers.js';
 
 describe('Semaphore', () => {
   it('counts: value, release(n), acquire, acquireSync, timeout 0', async () => {
@@ -214,24 +214,13 @@ describe('between processes', () => {
       for (const result of results) result.catch(() => {});
       gate.release(2);
       const counter = new BigUint64Array(shm.buf.buffer, 0, 1);
-      for (let i = 0; i < N; i++) {
-        expect(await mutex.acquire({ timeout: 30_000 })).toBe(true);
-        const value = counter[0]!;
-        if (i % 32 === 0) await new Promise((resolve) => setImmediate(resolve));
-        counter[0] = value + 1n;
-        mutex.release();
-      }
+      await lockedIncrements(mutex, counter, N, 32);
       for (const result of await Promise.all(results)) expect(result).toMatchObject({ code: 0, stderr: '' });
       expect(counter[0]).toBe(BigInt(3 * N));
       expect(mutex.getValue()).toBe(1);
     } finally {
       killAll(children);
-      shm.close();
-      shm.unlink();
-      mutex.close();
-      mutex.unlink();
-      gate.close();
-      gate.unlink();
+      closeAndUnlink(shm, mutex, gate);
     }
   });
 
@@ -258,10 +247,7 @@ describe('between processes', () => {
       expect(sem.getValue()).toBe(0);
     } finally {
       killAll([waiter]);
-      for (const s of [sem, started]) {
-        s.close();
-        s.unlink();
-      }
+      closeAndUnlink(sem, started);
     }
   });
 });

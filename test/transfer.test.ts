@@ -11,32 +11,18 @@ import path from 'node:path';
 import { deserialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { activeChildren, Barrier, Condition, Event, Lock, Process, RLock, SharedArray, Value } from 'posix-mp';
+import { Barrier, Condition, Event, Lock, Process, RLock, SharedArray, Value } from 'posix-mp';
 import { decodeFrameHeader, encodeFrameHeader, readFrame, writeFrame } from '../lib/comm/framing.js';
 import { Outgoing, receive, receiveSync, serializeEncoded } from '../lib/comm/reduction.js';
 import { binding } from '../lib/internal/native.js';
 import { sleep, uniqueName } from './helpers.js';
+import { killChildren, targetsIn } from './targets.js';
 
-const targets = new URL('./fixtures/transfer-targets.mjs', import.meta.url);
 /** Generous: the machine is loaded. */
 const LONG = 20_000;
+const { start, joined } = targetsIn(new URL('./fixtures/transfer-targets.mjs', import.meta.url), LONG);
 
-function start(name: string, args: unknown[]): Process {
-  const p = new Process({ target: { module: targets, export: name }, args });
-  p.start();
-  return p;
-}
-
-/** Joins `p` and expects it to have succeeded (a failing target exits 1, its stack on stderr). */
-async function joined(p: Process): Promise<void> {
-  await p.join(LONG);
-  if (p.exitCode === null) p.kill();
-  expect(p.exitCode).toBe(0);
-}
-
-afterAll(() => {
-  for (const p of activeChildren()) p.kill();
-});
+afterAll(killChildren);
 
 /**
  * The parent waits on `cond` (holding its lock from before the child starts, so the child's notify can only

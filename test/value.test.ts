@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { Lock, RawValue, RLock, Value, type Typecode } from 'posix-mp';
-import { runNode, spawnNode, finished, uniqueName, waitForLine } from './helpers.js';
+import { runNode, spawnUntilLine, uniqueName } from './helpers.js';
 
 /** Each typecode with its smallest and largest value, and what those read back as. */
 const INTEGER_RANGES: [Typecode, number, number][] = [
@@ -175,7 +175,7 @@ describe('Value: locks', () => {
     const name = uniqueName('value-held');
     using v = new Value('i', 0, { name });
     try {
-      const child = spawnNode(
+      const { done } = await spawnUntilLine(
         `import { Value } from 'posix-mp';
          const v = Value.open(process.argv[1]);
          v.getLock().withLockSync(() => {
@@ -185,9 +185,8 @@ describe('Value: locks', () => {
            v.value = 42;
          });`,
         [name],
+        /locked/,
       );
-      const done = finished(child);
-      await waitForLine(child, /locked/);
       expect(v.getLock().acquireSync({ timeout: 0 })).toBe(false);
       // The read takes the lock, so it sees the value as the holder left it, never the intermediate 1.
       expect(v.value).toBe(42);
@@ -203,7 +202,7 @@ describe('Value: close while its lock is awaited', () => {
     const name = uniqueName('value-close-pending');
     const v = new Value('i', 0, { name });
     try {
-      const child = spawnNode(
+      const { done } = await spawnUntilLine(
         `import { Value } from 'posix-mp';
          const v = Value.open(process.argv[1]);
          v.getLock().acquireSync();
@@ -211,9 +210,8 @@ describe('Value: close while its lock is awaited', () => {
          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
          v.getLock().release();`,
         [name],
+        /locked/,
       );
-      const done = finished(child);
-      await waitForLine(child, /locked/);
       const pending = v.getLock().acquire();
       v.close();
       await expect(pending).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });

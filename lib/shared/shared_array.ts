@@ -5,13 +5,11 @@
  * TypedArray itself, for lock-free zero-copy use.
  */
 import { invalidArgType, outOfRange } from '../internal/errors.js';
-import { validateInteger, validateOptions } from '../internal/validate.js';
-import { RECEIVED } from '../comm/reduction.js';
-import { registerHandle, SharedHandle } from './handle.js';
+import { validateInteger } from '../internal/validate.js';
+import { SharedHandle } from './handle.js';
 import { addIndexing } from './indexing.js';
-import { openExisting } from './names.js';
 import { Kind } from './segment.js';
-import { maxLength, openTypedStorage, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
+import { maxLength, openOptions, rawOptions, registerSharedData, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
 import {
   CHARS,
   type AnyView,
@@ -77,7 +75,7 @@ class SharedArrayClass<T extends Element = Element> extends SharedData<T> {
 
   /** See {@link SharedArrayConstructor}. */
   constructor(typecode: Typecode, sizeOrValues: unknown, options?: SharedDataOptions) {
-    const storage = openTypedStorage(
+    super(
       {
         kind: Kind.Array,
         what: 'Array',
@@ -90,14 +88,12 @@ class SharedArrayClass<T extends Element = Element> extends SharedData<T> {
       },
       options,
     );
-    super('Array', storage);
-    this.length = storage.length;
+    this.length = this.storage.length;
   }
 
   /** Opens an existing named Array (`code: 'ENOENT'` if there is none); typecode and length come from it. */
   static open<T extends Element = Element>(name: string, options?: OpenSharedDataOptions): SharedArrayClass<T> {
-    const { lock } = validateOptions<OpenSharedDataOptions>(options);
-    return new SharedArrayClass<T>(undefined as never, undefined, { ...openExisting(name), lock });
+    return new SharedArrayClass<T>(undefined as never, undefined, openOptions(name, options));
   }
 
   /**
@@ -183,12 +179,7 @@ class SharedArrayClass<T extends Element = Element> extends SharedData<T> {
 
   // Passing to child processes (reduction.ts): a named Array by name, an anonymous one with its memory.
   static {
-    registerHandle('Array', SharedArrayClass, (d) => {
-      const { typecode, lock, length } = d.params as { typecode: Typecode; lock: boolean; length: number };
-      return d.memory
-        ? new SharedArrayClass(typecode, length, { [RECEIVED]: d, lock } as SharedDataOptions)
-        : SharedArrayClass.open(d.name, { lock });
-    });
+    registerSharedData('Array', SharedArrayClass, (typecode, length, options) => new SharedArrayClass(typecode as Typecode, length, options));
   }
 
   #indexError(index: unknown): Error {
@@ -236,5 +227,5 @@ export function RawArray<C extends Typecode>(
   sizeOrValues: number | ArrayLike<InputOf<C>>,
   options?: Omit<SharedDataOptions, 'lock'>,
 ): SharedArray<ElementOf<C>> {
-  return new SharedArray(typecode, sizeOrValues, { ...validateOptions<SharedDataOptions>(options), lock: false });
+  return new SharedArray(typecode, sizeOrValues, rawOptions(options));
 }

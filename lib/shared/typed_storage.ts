@@ -7,9 +7,9 @@ import { invalidArgType, mpError } from '../internal/errors.js';
 import { LAYOUT } from '../internal/layout.js';
 import { validateOptions } from '../internal/validate.js';
 import { Lock, RLock } from '../sync/lock.js';
-import { receivedDescription, type SharedDescription } from '../comm/reduction.js';
-import { SharedHandle } from './handle.js';
-import { OPEN_EXISTING, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
+import { RECEIVED, receivedDescription, type SharedDescription } from '../comm/reduction.js';
+import { registerHandle, SharedHandle } from './handle.js';
+import { OPEN_EXISTING, openExisting, parseNameOptions, type InternalNameOptions, type NameOptions } from './names.js';
 import { Kind, Segment } from './segment.js';
 import { CHARS, typeInfo, typeInfoOfCharCode, type AnyView, type Element, type Typecode, type TypeInfo } from './typecodes.js';
 
@@ -70,6 +70,17 @@ export interface StorageRequest {
    * writes the initial elements into a created object's view (nothing: all zero). Not called by `X.open`.
    */
   prepare(info: TypeInfo): { length: number; fill?: ((view: AnyView) => void) | undefined };
+}
+
+/** The options with which `X.open(name, options)` constructs: open `name`, with `options.lock`. @internal */
+export function openOptions(name: string, options: unknown): SharedDataOptions {
+  const { lock } = validateOptions<OpenSharedDataOptions>(options);
+  return { ...openExisting(name), lock };
+}
+
+/** The options of RawValue and RawArray: `options` with `lock: false`. @internal */
+export function rawOptions(options: unknown): SharedDataOptions {
+  return { ...validateOptions<SharedDataOptions>(options), lock: false };
 }
 
 /** Validates the `lock` option. */
@@ -160,10 +171,11 @@ export abstract class SharedData<T extends Element = Element> extends SharedHand
   /** 'Value' or 'Array', for messages. */
   readonly #what: string;
 
-  /** @internal */
-  protected constructor(what: string, storage: TypedStorage) {
-    super(what, storage.segment.name, storage.segment);
-    this.#what = what;
+  /** @internal Creates or opens the memory as `request` and `options` (SharedDataOptions) say. */
+  protected constructor(request: StorageRequest, options: unknown) {
+    const storage = openTypedStorage(request, options);
+    super(request.what, storage.segment.name, storage.segment);
+    this.#what = request.what;
     this.storage = storage;
     this.typecode = storage.info.typecode;
     this.elements = storage.view;
@@ -234,4 +246,24 @@ export abstract class SharedData<T extends Element = Element> extends SharedHand
     }
     return { ...super.describe(), params: { typecode: info.typecode, length, lock: lock !== undefined } };
   }
+}
+
+/**
+ * Registers a Value or Array class for passing to child processes (reduction.ts): an anonymous object is
+ * rebuilt with the memory that came with it, a named one opened by name. `construct` calls the class's
+ * constructor with the typecode, the length and the options (typecode and length undefined when opening: they
+ * come from the object).
+ * @internal
+ */
+export function registerSharedData<T extends SharedData>(
+  kind: 'Value' | 'Array',
+  type: abstract new (...args: never[]) => T,
+  construct: (typecode: Typecode | undefined, length: number | undefined, options: SharedDataOptions) => T,
+): void {
+  registerHandle(kind, type, (d) => {
+    const { typecode, lock, length } = d.params as { typecode: Typecode; lock: boolean; length: number };
+    return d.memory
+      ? construct(typecode, length, { [RECEIVED]: d, lock } as SharedDataOptions)
+      : construct(undefined, undefined, openOptions(d.name, { lock }));
+  });
 }

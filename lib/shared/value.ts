@@ -4,12 +4,8 @@
  * (by default the object's own recursive lock, as in Python) is taken in JavaScript with one compare-and-swap
  * when uncontended. No N-API call, no copy, no syscall on the uncontended path.
  */
-import { validateOptions } from '../internal/validate.js';
-import { RECEIVED } from '../comm/reduction.js';
-import { registerHandle } from './handle.js';
-import { openExisting } from './names.js';
 import { Kind } from './segment.js';
-import { openTypedStorage, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
+import { openOptions, rawOptions, registerSharedData, SharedData, type OpenSharedDataOptions, type SharedDataOptions } from './typed_storage.js';
 import type { Element, ElementOf, InputFor, InputOf, Typecode } from './typecodes.js';
 
 /**
@@ -27,7 +23,7 @@ class SharedValue<T extends Element = Element> extends SharedData<T> {
 
   /** See {@link ValueConstructor}. */
   constructor(typecode: Typecode, initial?: unknown, options?: SharedDataOptions) {
-    const storage = openTypedStorage(
+    super(
       {
         kind: Kind.Value,
         what: 'Value',
@@ -40,13 +36,11 @@ class SharedValue<T extends Element = Element> extends SharedData<T> {
       },
       options,
     );
-    super('Value', storage);
   }
 
   /** Opens an existing named Value (`code: 'ENOENT'` if there is none); its typecode comes from the object. */
   static open<T extends Element = Element>(name: string, options?: OpenSharedDataOptions): SharedValue<T> {
-    const { lock } = validateOptions<OpenSharedDataOptions>(options);
-    return new SharedValue<T>(undefined as never, undefined, { ...openExisting(name), lock });
+    return new SharedValue<T>(undefined as never, undefined, openOptions(name, options));
   }
 
   /** The value, read holding the lock (if any). */
@@ -86,10 +80,7 @@ class SharedValue<T extends Element = Element> extends SharedData<T> {
 
   // Passing to child processes (reduction.ts): a named Value by name, an anonymous one with its memory.
   static {
-    registerHandle('Value', SharedValue, (d) => {
-      const { typecode, lock } = d.params as { typecode: Typecode; lock: boolean };
-      return d.memory ? new SharedValue(typecode, undefined, { [RECEIVED]: d, lock } as SharedDataOptions) : SharedValue.open(d.name, { lock });
-    });
+    registerSharedData('Value', SharedValue, (typecode, _length, options) => new SharedValue(typecode as Typecode, undefined, options));
   }
 }
 
@@ -127,5 +118,5 @@ export function RawValue<C extends Typecode>(
   initial?: InputOf<C>,
   options?: Omit<SharedDataOptions, 'lock'>,
 ): Value<ElementOf<C>> {
-  return new Value(typecode, initial, { ...validateOptions<SharedDataOptions>(options), lock: false });
+  return new Value(typecode, initial, rawOptions(options));
 }

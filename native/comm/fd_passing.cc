@@ -2,21 +2,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <vector>
 
+#include "comm/scm_rights.h"
 #include "core/errors.h"
 
 namespace pmp {
 
 namespace {
-
-// The kernel's SCM_MAX_FD: descriptors one message may carry. Callers split larger sets over messages.
-constexpr size_t kMaxFdsPerMessage = 253;
 
 void CloseAll(const std::vector<int>& fds) {
   for (int fd : fds) close(fd);
@@ -47,34 +43,11 @@ Napi::Value SendMessage(const Napi::CallbackInfo& info) {
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
   if (!info[2].IsArray()) throw ArgTypeError(env, "binding argument 2 must be an array of descriptors");
   Napi::Array fd_array = info[2].As<Napi::Array>();
-  if (fd_array.Length() > kMaxFdsPerMessage) throw ArgTypeError(env, "too many descriptors for one message");
+  const std::vector<int> fds = FdsFromArray(env, fd_array, "too many descriptors for one message");
   if (bytes.ByteLength() == 0) throw ArgTypeError(env, "a message must not be empty");
 
-  std::vector<int> fds;
-  for (uint32_t i = 0; i < fd_array.Length(); ++i) {
-    Napi::Value fd = fd_array.Get(i);
-    if (!fd.IsNumber()) throw ArgTypeError(env, "descriptors must be numbers");
-    fds.push_back(fd.As<Napi::Number>().Int32Value());
-  }
-
-  iovec iov{bytes.Data(), bytes.ByteLength()};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  std::vector<char> control;
-  if (!fds.empty()) {
-    control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
-    message.msg_control = control.data();
-    message.msg_controllen = control.size();
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t sent;
-  do sent = sendmsg(socket, &message, MSG_NOSIGNAL); while (sent < 0 && errno == EINTR);
-  if (sent < 0) throw SystemError(env, errno, "sendmsg");
+  RightsMessage message(bytes.Data(), bytes.ByteLength());
+  if (message.Send(socket, fds, MSG_NOSIGNAL) < 0) throw SystemError(env, errno, "sendmsg");
   return env.Undefined();
 }
 
@@ -88,26 +61,12 @@ Napi::Value ReceiveMessage(const Napi::CallbackInfo& info) {
   if (max_bytes == 0) throw ArgTypeError(env, "maxBytes must be positive");
 
   std::vector<uint8_t> buffer(max_bytes);
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage), 0);
-  iovec iov{buffer.data(), buffer.size()};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  ssize_t received;
-  do received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC); while (received < 0 && errno == EINTR);
+  RightsMessage message(buffer.data(), buffer.size());
+  const ssize_t received = message.Receive(socket, MSG_CMSG_CLOEXEC);
   if (received < 0) throw SystemError(env, errno, "recvmsg");
 
-  std::vector<int> fds;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const size_t first = fds.size();
-    fds.resize(first + count);
-    memcpy(fds.data() + first, CMSG_DATA(header), sizeof(int) * count);
-  }
-  if (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+  const std::vector<int> fds = message.ReceivedFds();
+  if (message.Truncated()) {
     CloseAll(fds);
     throw SystemError(env, EMSGSIZE, "recvmsg");
   }

@@ -59,6 +59,13 @@ Address ArgAddress(const Napi::CallbackInfo& info, const char* syscall) {
   return address;
 }
 
+// TCP_NODELAY: Python's framing sends a short header and its body separately; without this, each message
+// would wait for a delayed ACK. Harmless on sockets that are not TCP.
+void SetNoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int NewSocket(Napi::Env env, int family) {
   const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw SystemError(env, errno, "socket");
@@ -115,12 +122,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
     close(fd);
     throw SystemError(env, err, "connect", ArgString(info, 0));
   }
-  if (address.family != AF_UNIX) {
-    // Python's framing sends a short header and its body separately: without this, each message would
-    // wait for a delayed ACK.
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
+  if (address.family != AF_UNIX) SetNoDelay(fd);
   return Napi::Number::New(env, fd);
 }
 
@@ -133,11 +135,9 @@ Napi::Value ConnectResult(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), err);
 }
 
-// noDelay(fd): TCP_NODELAY on an accepted TCP connection (see Connect); harmless elsewhere.
+// noDelay(fd): TCP_NODELAY on an accepted TCP connection; harmless elsewhere.
 Napi::Value NoDelay(const Napi::CallbackInfo& info) {
-  const int fd = ArgInt32(info, 0);
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  SetNoDelay(ArgInt32(info, 0));
   return info.Env().Undefined();
 }
 

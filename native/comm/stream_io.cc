@@ -3,22 +3,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <vector>
 
+#include "comm/scm_rights.h"
 #include "core/deadline.h"
 #include "core/errors.h"
 
 namespace pmp {
 
 namespace {
-
-// The kernel's SCM_MAX_FD: the most descriptors one sendmsg may carry.
-constexpr size_t kMaxFds = 253;
 
 Napi::Array PairToArray(Napi::Env env, const int fds[2]) {
   Napi::Array result = Napi::Array::New(env, 2);
@@ -67,15 +63,29 @@ Napi::Value DupFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-Napi::Uint8Array ArgBytes(const Napi::CallbackInfo& info, size_t index, size_t offset, size_t length) {
-  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw ArgTypeError(info.Env(), "binding argument " + std::to_string(index) + " must be a Uint8Array");
+// The (fd, buffer, offset, length, isSocket) arguments readStream and writeStream share: `data` points at
+// the `length` (> 0) bytes to read into or write from.
+struct StreamArgs {
+  int fd;
+  uint8_t* data;
+  uint32_t length;
+  bool is_socket;
+};
+
+StreamArgs ArgStream(const Napi::CallbackInfo& info) {
+  const int fd = ArgInt32(info, 0);
+  const uint32_t offset = ArgUint32(info, 2);
+  const uint32_t length = ArgUint32(info, 3);
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw ArgTypeError(info.Env(), "binding argument 1 must be a Uint8Array");
   }
-  Napi::Uint8Array bytes = info[index].As<Napi::Uint8Array>();
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
   if (offset > bytes.ByteLength() || length > bytes.ByteLength() - offset) {
     throw ArgTypeError(info.Env(), "offset and length must lie within the buffer");
   }
-  return bytes;
+  const bool is_socket = ArgBool(info, 4);
+  if (length == 0) throw ArgTypeError(info.Env(), "length must be positive");
+  return StreamArgs{fd, bytes.Data() + offset, length, is_socket};
 }
 
 // readStream(fd, target, offset, length, isSocket, fdsOut) -> bytes read; 0 at end of stream; -1 if
@@ -83,44 +93,25 @@ Napi::Uint8Array ArgBytes(const Napi::CallbackInfo& info, size_t index, size_t o
 // close-on-exec.
 Napi::Value ReadStream(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int fd = ArgInt32(info, 0);
-  const uint32_t offset = ArgUint32(info, 2);
-  const uint32_t length = ArgUint32(info, 3);
-  Napi::Uint8Array target = ArgBytes(info, 1, offset, length);
-  const bool is_socket = ArgBool(info, 4);
+  const StreamArgs args = ArgStream(info);
   if (!info[5].IsArray()) throw ArgTypeError(env, "binding argument 5 must be an array");
   Napi::Array fds_out = info[5].As<Napi::Array>();
-  if (length == 0) throw ArgTypeError(env, "length must be positive");
 
   ssize_t n;
-  if (!is_socket) {
-    do n = read(fd, target.Data() + offset, length); while (n < 0 && errno == EINTR);
+  if (!args.is_socket) {
+    do n = read(args.fd, args.data, args.length); while (n < 0 && errno == EINTR);
   } else {
-    iovec iov{target.Data() + offset, length};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    do n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+    RightsMessage message(args.data, args.length);
+    n = message.Receive(args.fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n >= 0) {
-      for (cmsghdr* h = CMSG_FIRSTHDR(&message); h != nullptr; h = CMSG_NXTHDR(&message, h)) {
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-        const size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; ++i) {
-          int received;
-          memcpy(&received, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-          fds_out.Set(fds_out.Length(), received);
-        }
-      }
+      for (int received : message.ReceivedFds()) fds_out.Set(fds_out.Length(), received);
     }
   }
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
     // A peer that reset the connection has gone away: that is the end of the stream too.
     if (errno == ECONNRESET) return Napi::Number::New(env, 0);
-    throw SystemError(env, errno, is_socket ? "recvmsg" : "read");
+    throw SystemError(env, errno, args.is_socket ? "recvmsg" : "read");
   }
   return Napi::Number::New(env, static_cast<double>(n));
 }
@@ -130,48 +121,20 @@ Napi::Value ReadStream(const Napi::CallbackInfo& info) {
 // if the result is positive. MSG_NOSIGNAL: a vanished peer is an EPIPE error, never a SIGPIPE.
 Napi::Value WriteStream(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int fd = ArgInt32(info, 0);
-  const uint32_t offset = ArgUint32(info, 2);
-  const uint32_t length = ArgUint32(info, 3);
-  Napi::Uint8Array source = ArgBytes(info, 1, offset, length);
-  const bool is_socket = ArgBool(info, 4);
-  if (length == 0) throw ArgTypeError(env, "length must be positive");
+  const StreamArgs args = ArgStream(info);
   std::vector<int> fds;
-  if (info[5].IsArray()) {
-    Napi::Array fd_array = info[5].As<Napi::Array>();
-    if (fd_array.Length() > kMaxFds) throw ArgTypeError(env, "too many descriptors for one write");
-    for (uint32_t i = 0; i < fd_array.Length(); ++i) {
-      Napi::Value v = fd_array.Get(i);
-      if (!v.IsNumber()) throw ArgTypeError(env, "descriptors must be numbers");
-      fds.push_back(v.As<Napi::Number>().Int32Value());
-    }
-  }
-  if (!fds.empty() && !is_socket) throw ArgTypeError(env, "descriptors travel only over sockets");
+  if (info[5].IsArray()) fds = FdsFromArray(env, info[5].As<Napi::Array>(), "too many descriptors for one write");
+  if (!fds.empty() && !args.is_socket) throw ArgTypeError(env, "descriptors travel only over sockets");
 
   ssize_t n;
-  if (!is_socket) {
-    do n = write(fd, source.Data() + offset, length); while (n < 0 && errno == EINTR);
+  if (!args.is_socket) {
+    do n = write(args.fd, args.data, args.length); while (n < 0 && errno == EINTR);
   } else {
-    iovec iov{source.Data() + offset, length};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    std::vector<char> control;
-    if (!fds.empty()) {
-      control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
-      message.msg_control = control.data();
-      message.msg_controllen = control.size();
-      cmsghdr* header = CMSG_FIRSTHDR(&message);
-      header->cmsg_level = SOL_SOCKET;
-      header->cmsg_type = SCM_RIGHTS;
-      header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
-    }
-    do n = sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+    n = RightsMessage(args.data, args.length).Send(args.fd, fds, MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
-    throw SystemError(env, errno, is_socket ? "sendmsg" : "write");
+    throw SystemError(env, errno, args.is_socket ? "sendmsg" : "write");
   }
   return Napi::Number::New(env, static_cast<double>(n));
 }
