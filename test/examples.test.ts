@@ -68,7 +68,7 @@ describe('npm run demo', () => {
 
   it('runs every example, which all exit with 0 and leave nothing behind', () => {
     expect(demo.code, demo.stdout + demo.stderr).toBe(0);
-    expect(demo.sections.size).toBe(35);
+    expect(demo.sections.size).toBe(39);
     expect(demo.stdout).toContain('every example exited with 0, left no process running and nothing in /dev/shm');
     expect(demo.stdout).not.toContain('PROBLEM:');
     // The only child that fails is the one that is meant to (Python prints "Process <name>:" the same way).
