@@ -1,43 +1,11 @@
 // A C program built against native/include/posix_mp.h shares Locks and Values with Node processes: it opens
 // them by name (shm_open + mmap), takes the lock with pmp_lock_acquire, and increments the very same value.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Lock, RawArray, Value } from 'posix-mp';
-import { finished, runNode, uniqueName, type ChildResult } from './helpers.js';
+import { cPeer, runNode, uniqueName } from './helpers.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-let workDir: string;
-let peer: string;
-
-beforeAll(async () => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'pmp-c-interop-'));
-  peer = path.join(workDir, 'lock_value_peer');
-  await promisify(execFile)('gcc', [
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-I',
-    path.join(root, 'native/include'),
-    path.join(root, 'test/peers/lock_value_peer.c'),
-    '-o',
-    peer,
-  ]);
-});
-
-afterAll(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
-
-function runPeer(args: (string | number)[]): Promise<ChildResult> {
-  return finished(spawn(peer, args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] }));
-}
+const runPeer = cPeer('lock_value_peer').run;
 
 /** Node's side of the start gate: count in, then wait for every party. */
 const GATE = `

@@ -1,11 +1,14 @@
 // Helpers for multi-process tests: unique names, and real child Node processes that use the built package.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 import type { Semaphore } from 'posix-mp';
 
@@ -176,4 +179,25 @@ export async function lockedIncrements(mutex: Semaphore, counter: BigUint64Array
     counter[0] = value + 1n;
     mutex.release();
   }
+}
+
+/**
+ * Compiles the C peer `test/peers/<name>.c` against native/include/posix_mp.h (-Wall -Wextra -Werror) once
+ * for the test file, before its tests, and removes it after them. `run` starts it with `args` and collects
+ * its output.
+ */
+export function cPeer(name: string): { run(args: (string | number)[]): Promise<ChildResult> } {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  let workDir: string | undefined;
+  let binary = '';
+  beforeAll(async () => {
+    workDir = mkdtempSync(path.join(tmpdir(), `pmp-${name}-`));
+    binary = path.join(workDir, name);
+    const source = path.join(root, 'test/peers', `${name}.c`);
+    await promisify(execFile)('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-I', path.join(root, 'native/include'), source, '-o', binary]);
+  });
+  afterAll(() => {
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+  return { run: (args) => finished(spawn(binary, args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] })) };
 }

@@ -1,43 +1,11 @@
 // A C program built against native/include/posix_mp.h (test/peers/queue_peer.c) puts and gets byte messages
 // on a Queue shared with Node: the ring protocol is published in that header, streamed messages included.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Queue } from 'posix-mp';
-import { finished, uniqueName, type ChildResult } from './helpers.js';
+import { cPeer, uniqueName } from './helpers.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-let workDir: string;
-let peer: string;
-
-beforeAll(async () => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'pmp-queue-peer-'));
-  peer = path.join(workDir, 'queue_peer');
-  await promisify(execFile)('gcc', [
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-I',
-    path.join(root, 'native/include'),
-    path.join(root, 'test/peers/queue_peer.c'),
-    '-o',
-    peer,
-  ]);
-});
-
-afterAll(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
-
-function runPeer(args: (string | number)[]): Promise<ChildResult> {
-  return finished(spawn(peer, args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] }));
-}
+const runPeer = cPeer('queue_peer').run;
 
 function fnv1a(data: Uint8Array): string {
   let hash = 2166136261;
