@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { deadlineOf, remainingMs } from '../internal/deadline.js';
 import { mpError, type CodedError } from '../internal/errors.js';
 import { binding } from '../internal/native.js';
+import { nextTurn } from '../internal/polling.js';
 import { validateInteger, validateOptions } from '../internal/validate.js';
 import { parseAsyncWait, parseSyncWait, type AsyncWaitOptions, type SyncWaitOptions } from '../internal/wait.js';
 import { openSegment, SharedHandle } from '../shared/handle.js';
@@ -171,6 +172,8 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
           if (!ring.writerGone()) this.#sleepSync(WaitOn.Data, seen, deadlineOf(ring.livenessMs));
         }
       } finally {
+        // Mid-message only on the way out of an exception: the part taken goes.
+        if (ring.midMessage) ring.abandonMessage();
         ring.getLock.release();
       }
       if (taken) return reviveItem(taken.item) as T;
@@ -213,8 +216,8 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
   }
 
   /** @internal Sleeps on a futex word of the queue until it moves, the deadline, or a signal. */
-  protected sleepAsync(on: WaitOn, seen: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
-    return this.track(() => this.#sleepAsync(on, seen, deadline, signal));
+  protected async sleepAsync(on: WaitOn, seen: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    await this.track(() => this.#sleepAsync(on, seen, deadline, signal));
   }
 
   /** @internal Sleeps on a futex word of the queue, blocking the thread. */
@@ -284,7 +287,7 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
           if (sent === bytes.length) return;
           if (sent < 0) break;
           // Part of a large message is in: the rest follows, whatever the timeout or signal says.
-          await this.#sleepAsync(WaitOn.Space, seen, Infinity, undefined);
+          await this.#nextPartAsync(WaitOn.Space, seen, Infinity);
         }
       } finally {
         ring.putLock.release();
@@ -309,9 +312,11 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
           if (taken) this.#receiveDescriptors(taken.item);
           if (taken || !ring.midMessage) break;
           // Part of a large message is taken: the rest follows, whatever the timeout or signal says.
-          if (!ring.writerGone()) await this.#sleepAsync(WaitOn.Data, seen, deadlineOf(ring.livenessMs), undefined);
+          if (!ring.writerGone()) await this.#nextPartAsync(WaitOn.Data, seen, deadlineOf(ring.livenessMs));
         }
       } finally {
+        // Mid-message only on the way out of an exception (this handle closed): the part taken goes.
+        if (ring.midMessage) ring.abandonMessage();
         ring.getLock.release();
       }
       if (taken) return taken.item;
@@ -358,11 +363,12 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
     }
   }
 
-  async #sleepAsync(on: WaitOn, seen: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  /** Returns whether it slept: false if the word had already moved. */
+  async #sleepAsync(on: WaitOn, seen: number, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
     const left = remainingMs(deadline);
     const ring = this.#ring;
     if (this.closed) throw this.closedError();
-    if (!ring.sleepBegin(on, seen)) return;
+    if (!ring.sleepBegin(on, seen)) return false;
     try {
       await this.pending.run(
         (t, cb) => binding.futexWaitAsync(ring.control, on, seen, t, cb),
@@ -372,5 +378,15 @@ export abstract class QueueHandle<T = unknown> extends SharedHandle {
     } finally {
       ring.sleepEnd(on);
     }
+    return true;
+  }
+
+  /**
+   * In the middle of a streamed message: waits for the peer's next step, and if it has already come, lets
+   * the event loop turn once all the same. A peer in another process that keeps pace would otherwise keep
+   * this loop on microtasks alone until the message's last part (timers and I/O starved meanwhile).
+   */
+  async #nextPartAsync(on: WaitOn, seen: number, deadline: number): Promise<void> {
+    if (!(await this.#sleepAsync(on, seen, deadline, undefined))) await nextTurn();
   }
 }

@@ -251,6 +251,15 @@ export class Ring {
     if (this.#parts === undefined && this.control[READ_LOW]! & STREAM) this.#discarding = true;
   }
 
+  /**
+   * Holding get_lock, giving up in the middle of a message (this handle closed): drops what was taken of it.
+   * `read` keeps its STREAM bit, so the next reader discards the rest, as for a reader that died.
+   */
+  abandonMessage(): void {
+    this.#parts = undefined;
+    this.#discarding = false;
+  }
+
   /** Whether this handle is in the middle of a streamed message (it must keep get_lock while it waits). */
   get midMessage(): boolean {
     return this.#parts !== undefined || this.#discarding;

@@ -27,7 +27,8 @@ const POLLS_PER_CLOCK_READ = 16;
 /** With a single CPU, the token cannot be posted while this thread polls: never poll. */
 const CAN_POLL = availableParallelism() > 1;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Resolves after one turn of the event loop (through setImmediate), so that timers and I/O callbacks run. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The polling state of one handle. */
 export class AdaptivePolling {
