@@ -1,12 +1,12 @@
 // Manager, SharedList, SharedDict and Namespace: the methods of API.md, values that travel as Queue items
 // do, real child processes appending and writing through, unrelated processes opening by name, growth,
 // and writers SIGKILLed in the middle of operations (targets in fixtures/managers-targets.mjs).
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { Event, Lock, Manager, namespaceDict, SharedDict, SharedList, Value } from 'posix-mp';
+import { Event, Lock, Manager, namespaceDict, Queue, SharedDict, SharedList, Value } from 'posix-mp';
 import { binding } from '../lib/internal/native.js';
-import { runNode, uniqueName } from './helpers.js';
+import { finished, runNode, spawnNode, uniqueName, until, waitForLine } from './helpers.js';
 import { killChildren, targetsIn } from './targets.js';
 // @ts-expect-error -- a JavaScript fixture without types
 import { Point } from './fixtures/managers-targets.mjs';
@@ -18,6 +18,35 @@ const { start, joined } = targetsIn(new URL('./fixtures/managers-targets.mjs', i
 /** This process's Manager objects still in /dev/shm. */
 function managerLeftovers(): string[] {
   return readdirSync('/dev/shm').filter((f) => f.includes(`mp-manager-${process.pid}-`));
+}
+
+/** The objects of the Managers of process `pid` in /dev/shm. */
+function managerFiles(pid: number): string[] {
+  return readdirSync('/dev/shm').filter((f) => f.includes(`mp-manager-${pid}-`));
+}
+
+/** Fields 3 on of /proc/PID/stat (state, ppid, ...), or undefined once the process is gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The running guardian processes (dist/guardian.js) whose parent is `pid`. */
+function guardiansOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(statFields(Number(entry))?.[1]) === pid)
+    .map(Number)
+    .filter((child) => running(child) && readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('guardian.js'));
+}
+
+/** Whether `pid` is a process that has not exited (a zombie has). */
+function running(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 afterAll(() => {
@@ -268,6 +297,112 @@ describe('Manager', () => {
     const names = result.stdout.trim().split(' ');
     expect(names).toHaveLength(4);
     expect(readdirSync('/dev/shm').filter((f) => names.includes(f))).toEqual([]);
+  });
+
+  it('a SIGKILLed process leaves none of its Managers\' objects in /dev/shm; processes that have them open keep using them', async () => {
+    const given = uniqueName('given');
+    const code = `
+      import { Manager } from 'posix-mp';
+      const manager = new Manager();
+      const list = manager.list([1]);
+      const queue = manager.Queue();
+      queue.putSync('kept');
+      manager.dict({ a: 1 });
+      manager.Lock();
+      manager.Semaphore(1);
+      manager.Namespace({ x: 1 }, { name: process.argv[1] });
+      console.log(JSON.stringify({ list: list.name, queue: queue.name }));
+      setInterval(() => {}, 1000);`;
+    const child = spawnNode(code, [given]);
+    const done = finished(child);
+    try {
+      const names = JSON.parse(await waitForLine(child, /^\{/)) as { list: string; queue: string };
+      const pid = child.pid!;
+      expect(managerFiles(pid).sort()).toEqual(expect.arrayContaining([names.list, names.queue, expect.stringMatching(/^sem\./)]));
+      expect(managerFiles(pid)).toHaveLength(5);
+      expect(existsSync(`/dev/shm/${given}`)).toBe(true);
+      const guardians = guardiansOf(pid);
+      expect(guardians).toHaveLength(1);
+      using list = SharedList.open<number>(names.list);
+      using queue = Queue.open<string>(names.queue);
+      child.kill('SIGKILL');
+      expect((await done).signal).toBe('SIGKILL');
+      await until(() => managerFiles(pid).length === 0 && !existsSync(`/dev/shm/${given}`), 'the guardian unlinking them', {
+        timeout: LONG,
+        explain: () => managerFiles(pid),
+      });
+      list.append(2);
+      expect(list.toArray()).toEqual([1, 2]);
+      expect(queue.getSync({ timeout: 0 })).toBe('kept');
+      await until(() => !running(guardians[0]!), 'the guardian exiting', { timeout: LONG });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('one guardian serves every Manager of a process; exit and shutdown() leave nothing, nor the guardian', async () => {
+    const code = `
+      import { Manager } from 'posix-mp';
+      const first = new Manager();
+      first.list([1]);
+      first.shutdown();
+      const second = new Manager();
+      const kept = second.dict({ a: 1 });
+      new Manager().Lock();
+      console.log(kept.name);
+      // Exits normally once its stdin closes: neither the guardian nor its pipe keeps the event loop alive.
+      process.stdin.once('end', () => {}).resume();`;
+    const child = spawnNode(code);
+    const done = finished(child);
+    try {
+      await waitForLine(child, /mp-manager/);
+      const pid = child.pid!;
+      expect(managerFiles(pid)).toHaveLength(2);
+      const guardians = guardiansOf(pid);
+      expect(guardians).toHaveLength(1);
+      child.stdin!.end();
+      const result = await done;
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(managerFiles(pid)).toEqual([]);
+      await until(() => !running(guardians[0]!), 'the guardian exiting', { timeout: LONG });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a guardian that dies is replaced at the next registration, and told everything still registered', async () => {
+    const code = `
+      import { Manager } from 'posix-mp';
+      const first = new Manager();
+      first.list([1]);
+      console.log('first');
+      process.stdin.once('data', () => {
+        const second = new Manager();
+        console.log(second.Lock().name);
+        setInterval(() => {}, 1000);
+      });`;
+    const child = spawnNode(code);
+    const done = finished(child);
+    try {
+      await waitForLine(child, /first/);
+      const pid = child.pid!;
+      const [dead] = guardiansOf(pid);
+      process.kill(dead!, 'SIGKILL');
+      await until(() => !running(dead!), 'the first guardian dying', { timeout: LONG });
+      child.stdin!.write('go\n');
+      await waitForLine(child, /mp-manager/);
+      expect(guardiansOf(pid)).toHaveLength(1);
+      expect(managerFiles(pid)).toHaveLength(2);
+      child.kill('SIGKILL');
+      await done;
+      await until(() => managerFiles(pid).length === 0, 'the second guardian unlinking both managers\' objects', {
+        timeout: LONG,
+        explain: () => managerFiles(pid),
+      });
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('Namespace properties read and write through, from a child too', async () => {

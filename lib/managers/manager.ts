@@ -6,8 +6,10 @@
  *
  * Its objects are named (`mp-manager-<pid>-<random>-<n>`), not anonymous, so that they can be stored in its
  * containers (a dict of lists, a Lock in a Namespace): an anonymous object's memory is reached only through
- * descriptors, which shared memory cannot hold. They go from the system at `shutdown()`, or when the process
- * that made the manager exits; processes that have them open keep using them.
+ * descriptors, which shared memory cannot hold. They go from the system at `shutdown()`, when the process
+ * that made the manager exits, or — if that process is killed — by the hand of its guardian
+ * (shared/guardian.ts), which is told the manager's name prefix; processes that have them open keep using
+ * them.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -23,6 +25,8 @@ import type { SharedHandle } from '../shared/handle.js';
 import { Value } from '../shared/value.js';
 import type { ElementOf, InputOf, Typecode } from '../shared/typecodes.js';
 import { validateOptions } from '../internal/validate.js';
+import { guard, Guarded, unguard } from '../shared/guardian.js';
+import { validateName } from '../shared/names.js';
 import { closedError, invalidArgType } from '../internal/errors.js';
 import { namespaceOver } from './namespace.js';
 import { SharedDict, type DictUpdate } from './shared_dict.js';
@@ -47,10 +51,17 @@ export interface ManagedOptions {
 export class Manager {
   readonly #owned: SharedHandle[] = [];
   readonly #prefix = `mp-manager-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** What the guardian is told: the prefix of every generated name (semaphores are `sem.NAME`), then given names. */
+  readonly #guarded: Array<[Guarded, string]> = [
+    [Guarded.Prefix, `${this.#prefix}-`],
+    [Guarded.Prefix, `sem.${this.#prefix}-`],
+  ];
   #count = 0;
   #shut = false;
 
   constructor() {
+    // Before anything exists: a process killed at any point after leaves nothing its guardian does not know.
+    for (const [kind, file] of this.#guarded) guard(kind, file);
     live.add(this);
     if (!exitListener) {
       exitListener = true;
@@ -165,12 +176,19 @@ export class Manager {
         // Already removed (by `rm`, or by a process that opened it by name): nothing left to do.
       }
     }
+    // After the unlinks: a process killed in between leaves its guardian only names already gone.
+    for (const [kind, file] of this.#guarded) unguard(kind, file);
+    this.#guarded.length = 0;
   }
 
   #name(options?: ManagedOptions): string {
     if (this.#shut) throw closedError('Manager');
     const { name } = validateOptions<ManagedOptions>(options);
-    return name ?? `${this.#prefix}-${++this.#count}`;
+    if (name === undefined) return `${this.#prefix}-${++this.#count}`;
+    const file = validateName(name);
+    this.#guarded.push([Guarded.File, file]);
+    guard(Guarded.File, file);
+    return name;
   }
 
   #own<T extends SharedHandle>(handle: T): T {
