@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { Event, Lock, Manager, namespaceDict, Queue, SharedDict, SharedList, Value } from 'posix-mp';
 import { binding } from '../lib/internal/native.js';
-import { finished, runNode, spawnNode, uniqueName, until, waitForLine } from './helpers.js';
+import { cPeer, finished, runNode, spawnNode, uniqueName, until, waitForLine } from './helpers.js';
 import { killChildren, targetsIn } from './targets.js';
 // @ts-expect-error -- a JavaScript fixture without types
 import { Point } from './fixtures/managers-targets.mjs';
@@ -14,6 +14,8 @@ import { Point } from './fixtures/managers-targets.mjs';
 /** Generous: the machine is loaded. */
 const LONG = 60_000;
 const { start, joined } = targetsIn(new URL('./fixtures/managers-targets.mjs', import.meta.url), LONG);
+/** A C process that holds a container's lock until its stdin closes (test/peers/container_lock_peer.c). */
+const lockHolder = cPeer('container_lock_peer');
 
 /** This process's Manager objects still in /dev/shm. */
 function managerLeftovers(): string[] {
@@ -523,5 +525,164 @@ describe('crash consistency', () => {
     expect(list.toArray()).toEqual(['a', 'b']);
     expect(words[14]).toBe(0);
     binding.unmap(words.buffer as ArrayBuffer);
+  });
+});
+
+describe('async forms', () => {
+  /** What an operation gave: its value, or its error's code; the container itself as 'self'. */
+  function outcome(container: object, run: () => unknown): unknown {
+    try {
+      const value = run();
+      return value === container ? 'self' : { value };
+    } catch (error) {
+      return { code: (error as { code?: string }).code };
+    }
+  }
+
+  async function outcomeAsync(container: object, run: () => Promise<unknown>): Promise<unknown> {
+    try {
+      const value = await run();
+      return value === container ? 'self' : { value };
+    } catch (error) {
+      return { code: (error as { code?: string }).code };
+    }
+  }
+
+  /** Runs each [operation, args] on `a` synchronously and on `b` through its async form: the same outcomes. */
+  async function sameOutcomes(a: object, b: object, ops: Array<[string, unknown[]]>): Promise<void> {
+    const on = (c: object, op: string): unknown => (c as Record<string, unknown>)[op];
+    for (const [op, args] of ops) {
+      const sync = outcome(a, () => {
+        const member = on(a, op);
+        return typeof member === 'function' ? (member as (...x: unknown[]) => unknown).apply(a, args) : member;
+      });
+      const form = on(b, `${op}Async`) as (...x: unknown[]) => Promise<unknown>;
+      expect({ op, args, outcome: await outcomeAsync(b, () => form.apply(b, args)) }).toEqual({ op, args, outcome: sync });
+    }
+  }
+
+  it('every operation of a SharedList has an async form that gives what the synchronous one gives', async () => {
+    using a = new SharedList<unknown>([3, 1, 2]);
+    using b = new SharedList<unknown>([3, 1, 2]);
+    await sameOutcomes(a, b, [
+      ['append', ['x']],
+      ['extend', [[{ k: 1 }, [5]]]],
+      ['insert', [1, 'in']],
+      ['length', []],
+      ['get', [-1]],
+      ['get', [99]],
+      ['set', [0, 'zero']],
+      ['index', ['x']],
+      ['count', [2]],
+      ['remove', ['x']],
+      ['remove', ['missing']],
+      ['pop', []],
+      ['pop', [0]],
+      ['slice', [1, 3]],
+      ['toArray', []],
+      ['clear', []],
+      ['extend', [[3, 1, 2]]],
+      ['sort', []],
+      ['sort', [(x: number, y: number) => y - x]],
+      ['toArray', []],
+      ['pop', [7]],
+    ]);
+    // Options come after the operation's own parameters, optional ones included.
+    expect(await b.popAsync(undefined, { timeout: 1000 })).toBe(1);
+    expect(await b.sliceAsync(undefined, undefined, { signal: new AbortController().signal })).toEqual([3, 2]);
+    await expect(b.appendAsync(1, { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    b.close();
+    await expect(b.lengthAsync()).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+  });
+
+  it('every operation of a SharedDict has an async form that gives what the synchronous one gives', async () => {
+    using a = new SharedDict<unknown>({ a: 1 });
+    using b = new SharedDict<unknown>({ a: 1 });
+    await sameOutcomes(a, b, [
+      ['set', ['b', [1, 2]]],
+      ['set', [5, 'five']],
+      ['get', ['b']],
+      ['get', ['none']],
+      ['has', [5]],
+      ['has', ['5']],
+      ['size', []],
+      ['delete', ['a']],
+      ['delete', ['a']],
+      ['pop', ['b']],
+      ['pop', ['b']],
+      ['pop', ['b', 'dflt']],
+      ['setdefault', ['c', 3]],
+      ['setdefault', ['c', 4]],
+      ['update', [{ d: 4, e: 5 }]],
+      ['keys', []],
+      ['values', []],
+      ['entries', []],
+      ['toObject', []],
+      ['clear', []],
+      ['size', []],
+      ['set', [{}, 1]],
+    ]);
+    expect(await b.popAsync('none', 'dflt', { timeout: 1000 })).toBe('dflt');
+    // A namespace's properties stay synchronous; its dict has the async forms.
+    using manager = new Manager();
+    const ns = manager.Namespace({ x: 1 });
+    expect(await namespaceDict(ns).getAsync('x')).toBe(1);
+  });
+
+  it('while another process holds the lock, async operations leave the event loop running, and complete once it is released', async () => {
+    using list = new SharedList<number>([1], { name: uniqueName('held') });
+    using other = SharedList.open<number>(list.name);
+    const holder = lockHolder.start([list.name, 'list']);
+    const done = finished(holder);
+    try {
+      await waitForLine(holder, /held/);
+      let settled = false;
+      const appended = list.appendAsync(2).then(() => (settled = true));
+      const popped = list.popAsync(0);
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      await until(() => ticks >= 20, 'a timer firing while the operations wait');
+      clearInterval(timer);
+      expect(settled).toBe(false);
+      // A timeout, an abort and a close() end the wait of an operation that never ran.
+      await expect(list.getAsync(0, { timeout: 20 })).rejects.toMatchObject({ code: 'ERR_MP_TIMEOUT' });
+      const controller = new AbortController();
+      const aborted = list.appendAsync(-1, { signal: controller.signal });
+      controller.abort();
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+      const closed = other.appendAsync(-2);
+      other.close();
+      await expect(closed).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+      holder.stdin!.end();
+      await waitForLine(holder, /released/);
+      // Async operations never hold the lock while their result travels to JS: a synchronous one runs at once.
+      expect(list.count(1)).toBeLessThanOrEqual(1);
+      await appended;
+      expect(await popped).toBe(1);
+      expect(list.toArray()).toEqual([2]);
+      expect((await done).code).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+      list.unlink();
+    }
+  });
+
+  it('an async operation takes the lock over from a holder killed while holding it', async () => {
+    using dict = new SharedDict<number>({ a: 1 }, { name: uniqueName('killed') });
+    const holder = lockHolder.start([dict.name, 'dict']);
+    const done = finished(holder);
+    try {
+      await waitForLine(holder, /held/);
+      const set = dict.setAsync('b', 2);
+      holder.kill('SIGKILL');
+      await done;
+      await set;
+      expect(dict.toObject()).toEqual({ a: 1, b: 2 });
+      dict.set('c', 3);
+      expect(await dict.sizeAsync()).toBe(3);
+    } finally {
+      holder.kill('SIGKILL');
+      dict.unlink();
+    }
   });
 });
