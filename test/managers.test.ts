@@ -373,6 +373,49 @@ describe('Manager', () => {
     }
   });
 
+  it("children of the killed process, forked or spawned, do not hold the guardian's pipe open", async () => {
+    const code = `
+      import { spawn } from 'node:child_process';
+      import { Event, Manager, Process } from 'posix-mp';
+      new Manager().list([1]);
+      const ready = new Event();
+      const p = new Process({ target: { module: process.argv[1], export: 'hold' }, args: [ready] });
+      p.start();
+      ready.waitSync();
+      const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+      console.log(JSON.stringify([p.pid, sleeper.pid]));
+      setInterval(() => {}, 1000);`;
+    const child = spawnNode(code, [new URL('./fixtures/managers-targets.mjs', import.meta.url).href]);
+    const done = finished(child);
+    let children: number[] = [];
+    try {
+      children = JSON.parse(await waitForLine(child, /^\[/)) as number[];
+      const pid = child.pid!;
+      expect(managerFiles(pid)).toHaveLength(1);
+      child.kill('SIGKILL');
+      await done;
+      // Had either child inherited the pipe's write end, the guardian would see no EOF while it lives.
+      await until(() => managerFiles(pid).length === 0, 'the guardian unlinking the list', { timeout: 30_000 });
+      // Both still run (a non-daemon Process outlives its parent, as in Python).
+      expect(children.filter(running)).toHaveLength(2);
+    } finally {
+      child.kill('SIGKILL');
+      for (const grandchild of children) if (running(grandchild)) process.kill(grandchild, 'SIGKILL');
+    }
+  });
+
+  it('a Process child killed with its Manager leaves nothing either (forked children start their own guardian)', async () => {
+    using names = new SharedList<string>();
+    using ready = new Event();
+    const p = start('manageThenHold', [names, ready]);
+    expect(await ready.wait({ timeout: LONG })).toBe(true);
+    const [name] = names.toArray();
+    expect(existsSync(`/dev/shm/${name}`)).toBe(true);
+    p.kill();
+    await p.join(LONG);
+    await until(() => !existsSync(`/dev/shm/${name}`), 'the guardian unlinking the list', { timeout: LONG });
+  });
+
   it('a guardian that dies is replaced at the next registration, and told everything still registered', async () => {
     const code = `
       import { Manager } from 'posix-mp';
