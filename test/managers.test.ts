@@ -45,6 +45,14 @@ function guardiansOf(pid: number): number[] {
     .filter((child) => running(child) && readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('guardian.js'));
 }
 
+/** The guardian of process `pid`, once it runs dist/guardian.js (until then it may still be between fork and exec). */
+async function guardianOf(pid: number): Promise<number> {
+  await until(() => guardiansOf(pid).length > 0, `a guardian of ${pid}`, { timeout: LONG });
+  const guardians = guardiansOf(pid);
+  expect(guardians).toHaveLength(1);
+  return guardians[0]!;
+}
+
 /** Whether `pid` is a process that has not exited (a zombie has). */
 function running(pid: number): boolean {
   const state = statFields(pid)?.[0];
@@ -323,8 +331,7 @@ describe('Manager', () => {
       expect(managerFiles(pid).sort()).toEqual(expect.arrayContaining([names.list, names.queue, expect.stringMatching(/^sem\./)]));
       expect(managerFiles(pid)).toHaveLength(5);
       expect(existsSync(`/dev/shm/${given}`)).toBe(true);
-      const guardians = guardiansOf(pid);
-      expect(guardians).toHaveLength(1);
+      const guardian = await guardianOf(pid);
       using list = SharedList.open<number>(names.list);
       using queue = Queue.open<string>(names.queue);
       child.kill('SIGKILL');
@@ -336,7 +343,7 @@ describe('Manager', () => {
       list.append(2);
       expect(list.toArray()).toEqual([1, 2]);
       expect(queue.getSync({ timeout: 0 })).toBe('kept');
-      await until(() => !running(guardians[0]!), 'the guardian exiting', { timeout: LONG });
+      await until(() => !running(guardian), 'the guardian exiting', { timeout: LONG });
     } finally {
       child.kill('SIGKILL');
     }
@@ -360,14 +367,13 @@ describe('Manager', () => {
       await waitForLine(child, /mp-manager/);
       const pid = child.pid!;
       expect(managerFiles(pid)).toHaveLength(2);
-      const guardians = guardiansOf(pid);
-      expect(guardians).toHaveLength(1);
+      const guardian = await guardianOf(pid);
       child.stdin!.end();
       const result = await done;
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(managerFiles(pid)).toEqual([]);
-      await until(() => !running(guardians[0]!), 'the guardian exiting', { timeout: LONG });
+      await until(() => !running(guardian), 'the guardian exiting', { timeout: LONG });
     } finally {
       child.kill('SIGKILL');
     }
@@ -432,12 +438,12 @@ describe('Manager', () => {
     try {
       await waitForLine(child, /first/);
       const pid = child.pid!;
-      const [dead] = guardiansOf(pid);
-      process.kill(dead!, 'SIGKILL');
-      await until(() => !running(dead!), 'the first guardian dying', { timeout: LONG });
+      const dead = await guardianOf(pid);
+      process.kill(dead, 'SIGKILL');
+      await until(() => !running(dead), 'the first guardian dying', { timeout: LONG });
       child.stdin!.write('go\n');
       await waitForLine(child, /mp-manager/);
-      expect(guardiansOf(pid)).toHaveLength(1);
+      expect(await guardianOf(pid)).not.toBe(dead);
       expect(managerFiles(pid)).toHaveLength(2);
       child.kill('SIGKILL');
       await done;

@@ -18,7 +18,7 @@
  * prefix and of its last unregistration. A prefix registration covers every file whose name starts with it
  * (a Manager registers its name prefix once, not each object).
  */
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,8 +38,8 @@ const UNDO = 0x20;
 /** dist/guardian.js, next to this module's bundle. */
 const GUARDIAN_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'guardian.js');
 
-/** The guardian of this thread: its pid and our end of its pipe, or undefined before the first registration. */
-let guardian: { pid: number; fd: number } | undefined;
+/** Our end of the pipe to this thread's guardian, or undefined before the first registration. */
+let guardian: number | undefined;
 /** Registrations by record (tag + file name): how many times each is registered. */
 const registered = new Map<string, number>();
 /** Set once the guardian could not be started or fed: registrations are then only counted. */
@@ -47,7 +47,7 @@ let failed = false;
 
 // A child forked by the fork server must not hold the zygote's end: it would delay the zygote's guardian's EOF.
 registerAfterFork(() => {
-  if (guardian) closeSync(guardian.fd);
+  if (guardian !== undefined) closeSync(guardian);
   guardian = undefined;
   registered.clear();
 });
@@ -76,25 +76,20 @@ export function unguard(kind: Guarded, file: string): void {
   send(String.fromCharCode(kind | UNDO) + file);
 }
 
-/** @internal The guardian's pid, if it has been started (for tests). */
-export function guardianPid(): number | undefined {
-  return guardian?.pid;
-}
-
 /** Writes one record; a guardian that died (EPIPE) is replaced once, and told everything registered. */
 function send(record: string): void {
   if (failed) return;
   try {
-    if (guardian) return write(guardian.fd, record);
+    if (guardian !== undefined) return write(guardian, record);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPIPE') return fail(error);
-    closeSync(guardian!.fd);
+    closeSync(guardian!);
   }
   guardian = undefined;
   try {
     guardian = start();
     // `registered` already holds `record` if it registers something; an undo needs no replay.
-    for (const known of registered.keys()) write(guardian.fd, known);
+    for (const known of registered.keys()) write(guardian, known);
   } catch (error) {
     fail(error);
   }
@@ -108,8 +103,10 @@ function fail(error: unknown): void {
   );
 }
 
-/** Starts the guardian on a new pipe: the read end is its stdin, the write end stays here. */
-function start(): { pid: number; fd: number } {
+/** Starts the guardian on a new pipe: the read end is its stdin; returns the write end, which stays here. */
+function start(): number {
+  // Checked here, or a Node that cannot load it would be started again at every registration.
+  if (!existsSync(GUARDIAN_SCRIPT)) throw new Error(`${GUARDIAN_SCRIPT} is missing (run the package's build)`);
   const [readFd, writeFd] = binding.pipe();
   try {
     const options = {
@@ -122,8 +119,8 @@ function start(): { pid: number; fd: number } {
       ref: false,
     };
     // Its exit status is collected (no zombie) and dropped: the next registration finds EPIPE and replaces it.
-    const pid = spawnChild(process.execPath, ['--v8-pool-size=0', GUARDIAN_SCRIPT], options, () => {});
-    return { pid, fd: writeFd };
+    spawnChild(process.execPath, ['--v8-pool-size=0', GUARDIAN_SCRIPT], options, () => {});
+    return writeFd;
   } catch (error) {
     closeSync(writeFd);
     throw error;
