@@ -422,6 +422,33 @@ describe('Manager', () => {
     await until(() => !existsSync(`/dev/shm/${name}`), 'the guardian unlinking the list', { timeout: LONG });
   });
 
+  it('shutdown() takes back what it told the guardian: a name reused after it survives the kill', async () => {
+    const name = uniqueName('reused');
+    const code = `
+      import { Manager, SharedList } from 'posix-mp';
+      const manager = new Manager();
+      manager.list([1], { name: process.argv[1] });
+      manager.shutdown();
+      // Not the manager's any more: another object under the same name.
+      new SharedList([2], { name: process.argv[1] });
+      console.log('reused');
+      setInterval(() => {}, 1000);`;
+    const child = spawnNode(code, [name]);
+    const done = finished(child);
+    try {
+      await waitForLine(child, /reused/);
+      const guardian = await guardianOf(child.pid!);
+      child.kill('SIGKILL');
+      await done;
+      await until(() => !running(guardian), 'the guardian exiting', { timeout: LONG });
+      using list = SharedList.open<number>(name);
+      expect(list.toArray()).toEqual([2]);
+      list.unlink();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('a guardian that dies is replaced at the next registration, and told everything still registered', async () => {
     const code = `
       import { Manager } from 'posix-mp';
