@@ -38,17 +38,28 @@ const UNDO = 0x20;
 /** dist/guardian.js, next to this module's bundle. */
 const GUARDIAN_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'guardian.js');
 
-/** Our end of the pipe to this thread's guardian, or undefined before the first registration. */
-let guardian: number | undefined;
-/** Registrations by record (tag + file name): how many times each is registered. */
-const registered = new Map<string, number>();
-/** Set once the guardian could not be started or fed: registrations are then only counted. */
-let failed = false;
+/** This thread's guardian, shared by every copy (ESM and CommonJS) of the package in it. */
+interface GuardianState {
+  /** Our end of the pipe to the guardian, or undefined before the first registration. */
+  fd: number | undefined;
+  /** Registrations by record (tag + file name): how many times each is registered. */
+  readonly registered: Map<string, number>;
+  /** Set once the guardian could not be started or fed: registrations are then only counted. */
+  failed: boolean;
+}
+
+const STATE = Symbol.for('posix-mp.guardian');
+const state: GuardianState = ((globalThis as { [STATE]?: GuardianState })[STATE] ??= {
+  fd: undefined,
+  registered: new Map(),
+  failed: false,
+});
+const registered = state.registered;
 
 // A child forked by the fork server must not hold the zygote's end: it would delay the zygote's guardian's EOF.
 registerAfterFork(() => {
-  if (guardian !== undefined) closeSync(guardian);
-  guardian = undefined;
+  if (state.fd !== undefined) closeSync(state.fd);
+  state.fd = undefined;
   registered.clear();
 });
 
@@ -78,25 +89,25 @@ export function unguard(kind: Guarded, file: string): void {
 
 /** Writes one record; a guardian that died (EPIPE) is replaced once, and told everything registered. */
 function send(record: string): void {
-  if (failed) return;
+  if (state.failed) return;
   try {
-    if (guardian !== undefined) return write(guardian, record);
+    if (state.fd !== undefined) return write(state.fd, record);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPIPE') return fail(error);
-    closeSync(guardian!);
+    closeSync(state.fd!);
   }
-  guardian = undefined;
+  state.fd = undefined;
   try {
-    guardian = start();
+    const fd = (state.fd = start());
     // `registered` already holds `record` if it registers something; an undo needs no replay.
-    for (const known of registered.keys()) write(guardian, known);
+    for (const known of registered.keys()) write(fd, known);
   } catch (error) {
     fail(error);
   }
 }
 
 function fail(error: unknown): void {
-  failed = true;
+  state.failed = true;
   process.emitWarning(
     `posix-mp: the guardian that removes a Manager's objects if this process is killed could not be run: ${String(error)}`,
     { code: 'MP_GUARDIAN' },
