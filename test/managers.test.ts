@@ -422,28 +422,36 @@ describe('Manager', () => {
     await until(() => !existsSync(`/dev/shm/${name}`), 'the guardian unlinking the list', { timeout: LONG });
   });
 
-  it('shutdown() takes back what it told the guardian: a name reused after it survives the kill', async () => {
-    const name = uniqueName('reused');
+  it('the guardian removes only what a Manager owns: not a name given up at shutdown(), nor one it failed to take', async () => {
+    const [reused, taken] = [uniqueName('reused'), uniqueName('taken')];
     const code = `
-      import { Manager, SharedList } from 'posix-mp';
+      import { Lock, Manager, SharedList } from 'posix-mp';
+      const [reused, taken] = process.argv.slice(1);
       const manager = new Manager();
-      manager.list([1], { name: process.argv[1] });
+      manager.list([1], { name: reused });
       manager.shutdown();
       // Not the manager's any more: another object under the same name.
-      new SharedList([2], { name: process.argv[1] });
-      console.log('reused');
-      setInterval(() => {}, 1000);`;
-    const child = spawnNode(code, [name]);
+      new SharedList([2], { name: reused });
+      // A name that holds a Lock cannot be a manager's list.
+      new Lock({ name: taken });
+      try {
+        new Manager().list([], { name: taken });
+      } catch (error) {
+        console.log(error.code);
+      }`;
+    const child = spawnNode(code + "\nsetInterval(() => {}, 1000);", [reused, taken]);
     const done = finished(child);
     try {
-      await waitForLine(child, /reused/);
+      await waitForLine(child, /ERR_MP_WRONG_KIND/);
       const guardian = await guardianOf(child.pid!);
       child.kill('SIGKILL');
       await done;
       await until(() => !running(guardian), 'the guardian exiting', { timeout: LONG });
-      using list = SharedList.open<number>(name);
+      using list = SharedList.open<number>(reused);
       expect(list.toArray()).toEqual([2]);
       list.unlink();
+      using lock = Lock.open(taken);
+      lock.unlink();
     } finally {
       child.kill('SIGKILL');
     }

@@ -73,12 +73,12 @@ export class Manager {
 
   /** A new list (Python's `manager.list()`). */
   list<T = unknown>(init?: Iterable<T>, options?: ManagedOptions): SharedList<T> {
-    return this.#own(new SharedList<T>(init, { name: this.#name(options) }));
+    return this.#container(options, (name) => new SharedList<T>(init, { name }));
   }
 
   /** A new dict (Python's `manager.dict()`): from a Map, [key, value] pairs, or an object's properties. */
   dict<V = unknown>(init?: DictUpdate<V>, options?: ManagedOptions): SharedDict<V> {
-    return this.#own(new SharedDict<V>(init, { name: this.#name(options) }));
+    return this.#container(options, (name) => new SharedDict<V>(init, { name }));
   }
 
   /**
@@ -181,14 +181,28 @@ export class Manager {
     this.#guarded.length = 0;
   }
 
-  #name(options?: ManagedOptions): string {
+  #name(): string {
     if (this.#shut) throw closedError('Manager');
+    return `${this.#prefix}-${++this.#count}`;
+  }
+
+  /** A container under the name `options` give, else a generated one; a given name is told to the guardian. */
+  #container<T extends SharedHandle>(options: ManagedOptions | undefined, make: (name: string) => T): T {
     const { name } = validateOptions<ManagedOptions>(options);
-    if (name === undefined) return `${this.#prefix}-${++this.#count}`;
+    if (name === undefined) return this.#own(make(this.#name()));
+    if (this.#shut) throw closedError('Manager');
     const file = validateName(name);
-    this.#guarded.push([Guarded.File, file]);
+    // Before the container exists, and taken back if it cannot be made (another kind of object has the name).
     guard(Guarded.File, file);
-    return name;
+    let container: T;
+    try {
+      container = make(name);
+    } catch (error) {
+      unguard(Guarded.File, file);
+      throw error;
+    }
+    this.#guarded.push([Guarded.File, file]);
+    return this.#own(container);
   }
 
   #own<T extends SharedHandle>(handle: T): T {
