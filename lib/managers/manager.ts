@@ -51,17 +51,14 @@ export interface ManagedOptions {
 export class Manager {
   readonly #owned: SharedHandle[] = [];
   readonly #prefix = `mp-manager-${process.pid}-${randomBytes(4).toString('hex')}`;
-  /** What the guardian is told: the prefix of every generated name (semaphores are `sem.NAME`), then given names. */
-  readonly #guarded: Array<[Guarded, string]> = [
-    [Guarded.Prefix, `${this.#prefix}-`],
-    [Guarded.Prefix, `sem.${this.#prefix}-`],
-  ];
+  /** What the guardian is told: the prefix of every generated name, then the names given. */
+  readonly #guarded: Array<[Guarded, string]> = [[Guarded.Prefix, `${this.#prefix}-`]];
   #count = 0;
   #shut = false;
 
   constructor() {
     // Before anything exists: a process killed at any point after leaves nothing its guardian does not know.
-    for (const [kind, file] of this.#guarded) guard(kind, file);
+    for (const [kind, name] of this.#guarded) guard(kind, name);
     live.add(this);
     if (!exitListener) {
       exitListener = true;
@@ -177,7 +174,7 @@ export class Manager {
       }
     }
     // After the unlinks: a process killed in between leaves its guardian only names already gone.
-    for (const [kind, file] of this.#guarded) unguard(kind, file);
+    for (const [kind, name] of this.#guarded) unguard(kind, name);
     this.#guarded.length = 0;
   }
 
@@ -191,6 +188,7 @@ export class Manager {
     const { name } = validateOptions<ManagedOptions>(options);
     if (name === undefined) return this.#own(make(this.#name()));
     if (this.#shut) throw closedError('Manager');
+    // A container's file is its name without the leading '/'.
     const file = validateName(name);
     // Before the container exists, and taken back if it cannot be made (another kind of object has the name).
     guard(Guarded.File, file);

@@ -5,8 +5,8 @@
  * end only this process holds (close-on-exec, never passed to a child: posix.spawn hands a child only the
  * descriptors it lists, and the fork server's zygote is an exec'd process of its own). When this process
  * dies, however it dies — SIGKILL and the OOM killer included — the kernel closes that end; the guardian
- * reads EOF, unlinks the /dev/shm files still registered, and exits. Processes that have them open keep
- * using them, as after `unlink()`.
+ * reads EOF, unlinks the objects still registered, and exits. Processes that have them open keep using them,
+ * as after `unlink()`.
  *
  * Why a spawned Node rather than a native fork(): a fork of this process would hold a copy-on-write image
  * of its whole memory, which costs as much again as this process rewrites its pages (V8 rewrites its heap
@@ -14,9 +14,8 @@
  * guardian costs ~6 MB of private memory and ~0.1 s of CPU once, and this process pays one write() of a few
  * bytes per registration: no round trip, nothing per container operation.
  *
- * Registrations are counted here, so the guardian is told only of the first registration of a file or
- * prefix and of its last unregistration. A prefix registration covers every file whose name starts with it
- * (a Manager registers its name prefix once, not each object).
+ * Registrations are counted here, so the guardian is told only of the first registration of a name or
+ * prefix and of its last unregistration. A Manager registers its name prefix once, not each object.
  */
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -26,7 +25,10 @@ import { registerAfterFork } from '../internal/after_fork.js';
 import { binding } from '../internal/native.js';
 import { spawnChild } from '../posix/spawn.js';
 
-/** What a registration covers: one file of /dev/shm, or every file whose name starts with it. */
+/**
+ * What a registration covers: a file of /dev/shm (`NAME`, or `sem.NAME` for a semaphore), or every object
+ * whose name starts with it (files `NAME` and `sem.NAME` alike).
+ */
 export const enum Guarded {
   File = 0x46, // 'F'
   Prefix = 0x50, // 'P'
@@ -42,7 +44,7 @@ const GUARDIAN_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 
 interface GuardianState {
   /** Our end of the pipe to the guardian, or undefined before the first registration. */
   fd: number | undefined;
-  /** Registrations by record (tag + file name): how many times each is registered. */
+  /** Registrations by record (tag + name): how many times each is registered. */
   readonly registered: Map<string, number>;
   /** Set once the guardian could not be started or fed: registrations are then only counted. */
   failed: boolean;
@@ -64,19 +66,19 @@ registerAfterFork(() => {
 });
 
 /**
- * Registers `file` (a file name of /dev/shm, `sem.NAME` for a semaphore) or a prefix of file names: if this
- * process dies before {@link unguard}, the guardian unlinks it.
+ * Registers a file or a prefix (see {@link Guarded}): if this process dies before {@link unguard}, the
+ * guardian unlinks it.
  */
-export function guard(kind: Guarded, file: string): void {
-  const record = String.fromCharCode(kind) + file;
+export function guard(kind: Guarded, name: string): void {
+  const record = String.fromCharCode(kind) + name;
   const count = registered.get(record) ?? 0;
   registered.set(record, count + 1);
   if (count === 0) send(record);
 }
 
 /** Undoes one {@link guard} of the same file or prefix. */
-export function unguard(kind: Guarded, file: string): void {
-  const record = String.fromCharCode(kind) + file;
+export function unguard(kind: Guarded, name: string): void {
+  const record = String.fromCharCode(kind) + name;
   const count = registered.get(record);
   if (count === undefined) return;
   if (count > 1) {
@@ -84,7 +86,7 @@ export function unguard(kind: Guarded, file: string): void {
     return;
   }
   registered.delete(record);
-  send(String.fromCharCode(kind | UNDO) + file);
+  send(String.fromCharCode(kind | UNDO) + name);
 }
 
 /** Writes one record; a guardian that died (EPIPE) is replaced once, and told everything registered. */

@@ -1,14 +1,18 @@
 /**
  * The guardian program (dist/guardian.js; see guardian.ts): reads registrations from its stdin, a pipe whose
- * write end only the guarded process holds, until EOF — the guarded process has died — then unlinks from
- * /dev/shm every file still registered and every file whose name starts with a registered prefix, and exits.
+ * write end only the guarded process holds, until EOF — the guarded process has died — then unlinks every
+ * file of /dev/shm still registered, and every object whose name starts with a registered prefix (the file
+ * NAME, or sem.NAME for a semaphore: glibc's sem_open), and exits.
  *
- * A record is a tag byte, a file name (UTF-8, no NUL: names never hold one) and a NUL. Tags: 'F' registers a
- * file, 'P' a prefix; 'f' and 'p' undo them. It imports nothing of the package, so it never loads the addon.
+ * A record is a tag byte, a file name or prefix (UTF-8, no NUL: names never hold one) and a NUL. Tags: 'F'
+ * registers a file, 'P' a prefix; 'f' and 'p' undo them. It imports nothing of the package, so it never loads
+ * the addon.
  */
 import { readdirSync, unlinkSync } from 'node:fs';
 
 const SHM_DIR = '/dev/shm';
+/** What glibc puts before a semaphore's name in /dev/shm. */
+const SEM = 'sem.';
 
 const files = new Set<string>();
 const prefixes = new Set<string>();
@@ -45,7 +49,10 @@ function cleanUp(): void {
   for (const file of files) unlink(file);
   if (prefixes.size > 0) {
     const all = [...prefixes];
-    for (const file of readdirSync(SHM_DIR)) if (all.some((prefix) => file.startsWith(prefix))) unlink(file);
+    for (const file of readdirSync(SHM_DIR)) {
+      const name = file.startsWith(SEM) ? file.slice(SEM.length) : file;
+      if (all.some((prefix) => name.startsWith(prefix))) unlink(file);
+    }
   }
 }
 
