@@ -672,6 +672,9 @@ describe('async forms', () => {
       ['pop', [7]],
     ]);
     // Options come after the operation's own parameters, optional ones included.
+    const iterated: unknown[] = [];
+    for await (const item of b) iterated.push(item);
+    expect(iterated).toEqual(a.toArray());
     expect(await b.popAsync(undefined, { timeout: 1000 })).toBe(1);
     expect(await b.sliceAsync(undefined, undefined, { signal: new AbortController().signal })).toEqual([3, 2]);
     await expect(b.appendAsync(1, { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
@@ -705,6 +708,13 @@ describe('async forms', () => {
       ['clear', []],
       ['size', []],
       ['set', [{}, 1]],
+    ]);
+    await b.updateAsync({ x: 1, y: 2 });
+    const iterated: unknown[] = [];
+    for await (const entry of b) iterated.push(entry);
+    expect(iterated).toEqual([
+      ['x', 1],
+      ['y', 2],
     ]);
     expect(await b.popAsync('none', 'dflt', { timeout: 1000 })).toBe('dflt');
     // A namespace's properties stay synchronous; its dict has the async forms.

@@ -251,6 +251,11 @@ export class SharedDict<V = unknown> extends SharedContainer {
     return this.entries()[Symbol.iterator]();
   }
 
+  /** `for await`: iterates over a copy of the [key, value] pairs taken by `entriesAsync()`. */
+  async *[Symbol.asyncIterator](): AsyncIterator<[DictKey, V]> {
+    yield* await this.entriesAsync();
+  }
+
   /** @internal */
   protected override inspectDetails(): Record<string, unknown> {
     return { size: this.size };

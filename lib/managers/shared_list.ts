@@ -257,6 +257,11 @@ export class SharedList<T = unknown> extends SharedContainer {
     return this.toArray()[Symbol.iterator]();
   }
 
+  /** `for await`: iterates over a copy of the items taken by `toArrayAsync()`. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    yield* await this.toArrayAsync();
+  }
+
   /** @internal */
   protected override inspectDetails(): Record<string, unknown> {
     return { length: this.length };
