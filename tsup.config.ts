@@ -9,11 +9,13 @@ export default defineConfig([
     // it share its modules with index.js, so a child and the user's code use the same copy of the package.
     // process/child_warm_up.ts imports the package by its name, as users do: that import must stay one.
     // pool/worker_main.ts is the target of Pool workers (dist/pool_worker.js), found as any Process target.
+    // shared/guardian_main.ts is the program of a Manager's guardian (dist/guardian.js; see shared/guardian.ts).
     entry: {
       ...index,
       child: 'lib/process/child.ts',
       child_warm_up: 'lib/process/child_warm_up.ts',
       pool_worker: 'lib/pool/worker_main.ts',
+      guardian: 'lib/shared/guardian_main.ts',
     },
     format: ['esm', 'cjs'],
     // The children are loaded as ESM only: CommonJS users need just the package's entry.

@@ -184,9 +184,12 @@ export async function lockedIncrements(mutex: Semaphore, counter: BigUint64Array
 /**
  * Compiles the C peer `test/peers/<name>.c` against native/include/posix_mp.h (-Wall -Wextra -Werror) once
  * for the test file, before its tests, and removes it after them. `run` starts it with `args` and collects
- * its output.
+ * its output; `start` starts it with its stdin a pipe, and returns it running.
  */
-export function cPeer(name: string): { run(args: (string | number)[]): Promise<ChildResult> } {
+export function cPeer(name: string): {
+  run(args: (string | number)[]): Promise<ChildResult>;
+  start(args: (string | number)[]): ChildProcess;
+} {
   const root = fileURLToPath(new URL('..', import.meta.url));
   let workDir: string | undefined;
   let binary = '';
@@ -199,5 +202,8 @@ export function cPeer(name: string): { run(args: (string | number)[]): Promise<C
   afterAll(() => {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
-  return { run: (args) => finished(spawn(binary, args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] })) };
+  return {
+    run: (args) => finished(spawn(binary, args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] })),
+    start: (args) => spawn(binary, args.map(String), { stdio: ['pipe', 'pipe', 'pipe'] }),
+  };
 }

@@ -1,12 +1,12 @@
 // Manager, SharedList, SharedDict and Namespace: the methods of API.md, values that travel as Queue items
 // do, real child processes appending and writing through, unrelated processes opening by name, growth,
 // and writers SIGKILLed in the middle of operations (targets in fixtures/managers-targets.mjs).
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { Event, Lock, Manager, namespaceDict, SharedDict, SharedList, Value } from 'posix-mp';
+import { Event, Lock, Manager, namespaceDict, Queue, SharedDict, SharedList, Value } from 'posix-mp';
 import { binding } from '../lib/internal/native.js';
-import { runNode, uniqueName } from './helpers.js';
+import { cPeer, finished, runNode, spawnNode, uniqueName, until, waitForLine } from './helpers.js';
 import { killChildren, targetsIn } from './targets.js';
 // @ts-expect-error -- a JavaScript fixture without types
 import { Point } from './fixtures/managers-targets.mjs';
@@ -14,10 +14,49 @@ import { Point } from './fixtures/managers-targets.mjs';
 /** Generous: the machine is loaded. */
 const LONG = 60_000;
 const { start, joined } = targetsIn(new URL('./fixtures/managers-targets.mjs', import.meta.url), LONG);
+/** A C process that holds a container's lock until its stdin closes (test/peers/container_lock_peer.c). */
+const lockHolder = cPeer('container_lock_peer');
 
 /** This process's Manager objects still in /dev/shm. */
 function managerLeftovers(): string[] {
   return readdirSync('/dev/shm').filter((f) => f.includes(`mp-manager-${process.pid}-`));
+}
+
+/** The objects of the Managers of process `pid` in /dev/shm. */
+function managerFiles(pid: number): string[] {
+  return readdirSync('/dev/shm').filter((f) => f.includes(`mp-manager-${pid}-`));
+}
+
+/** Fields 3 on of /proc/PID/stat (state, ppid, ...), or undefined once the process is gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The running guardian processes (dist/guardian.js) whose parent is `pid`. */
+function guardiansOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(statFields(Number(entry))?.[1]) === pid)
+    .map(Number)
+    .filter((child) => running(child) && readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('guardian.js'));
+}
+
+/** The guardian of process `pid`, once it runs dist/guardian.js (until then it may still be between fork and exec). */
+async function guardianOf(pid: number): Promise<number> {
+  await until(() => guardiansOf(pid).length > 0, `a guardian of ${pid}`, { timeout: LONG });
+  const guardians = guardiansOf(pid);
+  expect(guardians).toHaveLength(1);
+  return guardians[0]!;
+}
+
+/** Whether `pid` is a process that has not exited (a zombie has). */
+function running(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 afterAll(() => {
@@ -270,6 +309,188 @@ describe('Manager', () => {
     expect(readdirSync('/dev/shm').filter((f) => names.includes(f))).toEqual([]);
   });
 
+  it('a SIGKILLed process leaves none of its Managers\' objects in /dev/shm; processes that have them open keep using them', async () => {
+    const given = uniqueName('given');
+    const code = `
+      import { Manager } from 'posix-mp';
+      const manager = new Manager();
+      const list = manager.list([1]);
+      const queue = manager.Queue();
+      queue.putSync('kept');
+      manager.dict({ a: 1 });
+      manager.Lock();
+      manager.Semaphore(1);
+      manager.Namespace({ x: 1 }, { name: process.argv[1] });
+      console.log(JSON.stringify({ list: list.name, queue: queue.name }));
+      setInterval(() => {}, 1000);`;
+    const child = spawnNode(code, [given]);
+    const done = finished(child);
+    try {
+      const names = JSON.parse(await waitForLine(child, /^\{/)) as { list: string; queue: string };
+      const pid = child.pid!;
+      expect(managerFiles(pid).sort()).toEqual(expect.arrayContaining([names.list, names.queue, expect.stringMatching(/^sem\./)]));
+      expect(managerFiles(pid)).toHaveLength(5);
+      expect(existsSync(`/dev/shm/${given}`)).toBe(true);
+      const guardian = await guardianOf(pid);
+      using list = SharedList.open<number>(names.list);
+      using queue = Queue.open<string>(names.queue);
+      child.kill('SIGKILL');
+      expect((await done).signal).toBe('SIGKILL');
+      await until(() => managerFiles(pid).length === 0 && !existsSync(`/dev/shm/${given}`), 'the guardian unlinking them', {
+        timeout: LONG,
+        explain: () => managerFiles(pid),
+      });
+      list.append(2);
+      expect(list.toArray()).toEqual([1, 2]);
+      expect(queue.getSync({ timeout: 0 })).toBe('kept');
+      await until(() => !running(guardian), 'the guardian exiting', { timeout: LONG });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('one guardian serves every Manager of a process; exit and shutdown() leave nothing, nor the guardian', async () => {
+    const code = `
+      import { Manager } from 'posix-mp';
+      const first = new Manager();
+      first.list([1]);
+      first.shutdown();
+      const second = new Manager();
+      const kept = second.dict({ a: 1 });
+      new Manager().Lock();
+      console.log(kept.name);
+      // Exits normally once its stdin closes: neither the guardian nor its pipe keeps the event loop alive.
+      process.stdin.once('end', () => {}).resume();`;
+    const child = spawnNode(code);
+    const done = finished(child);
+    try {
+      await waitForLine(child, /mp-manager/);
+      const pid = child.pid!;
+      expect(managerFiles(pid)).toHaveLength(2);
+      const guardian = await guardianOf(pid);
+      child.stdin!.end();
+      const result = await done;
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(managerFiles(pid)).toEqual([]);
+      await until(() => !running(guardian), 'the guardian exiting', { timeout: LONG });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it("children of the killed process, forked or spawned, do not hold the guardian's pipe open", async () => {
+    const code = `
+      import { spawn } from 'node:child_process';
+      import { Event, Manager, Process } from 'posix-mp';
+      new Manager().list([1]);
+      const ready = new Event();
+      const p = new Process({ target: { module: process.argv[1], export: 'hold' }, args: [ready] });
+      p.start();
+      ready.waitSync();
+      const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+      console.log(JSON.stringify([p.pid, sleeper.pid]));
+      setInterval(() => {}, 1000);`;
+    const child = spawnNode(code, [new URL('./fixtures/managers-targets.mjs', import.meta.url).href]);
+    const done = finished(child);
+    let children: number[] = [];
+    try {
+      children = JSON.parse(await waitForLine(child, /^\[/)) as number[];
+      const pid = child.pid!;
+      expect(managerFiles(pid)).toHaveLength(1);
+      child.kill('SIGKILL');
+      await done;
+      // Had either child inherited the pipe's write end, the guardian would see no EOF while it lives.
+      await until(() => managerFiles(pid).length === 0, 'the guardian unlinking the list', { timeout: 30_000 });
+      // Both still run (a non-daemon Process outlives its parent, as in Python).
+      expect(children.filter(running)).toHaveLength(2);
+    } finally {
+      child.kill('SIGKILL');
+      for (const grandchild of children) if (running(grandchild)) process.kill(grandchild, 'SIGKILL');
+    }
+  });
+
+  it('a Process child killed with its Manager leaves nothing either (forked children start their own guardian)', async () => {
+    using names = new SharedList<string>();
+    using ready = new Event();
+    const p = start('manageThenHold', [names, ready]);
+    expect(await ready.wait({ timeout: LONG })).toBe(true);
+    const [name] = names.toArray();
+    expect(existsSync(`/dev/shm/${name}`)).toBe(true);
+    p.kill();
+    await p.join(LONG);
+    await until(() => !existsSync(`/dev/shm/${name}`), 'the guardian unlinking the list', { timeout: LONG });
+  });
+
+  it('the guardian removes only what a Manager owns: not a name given up at shutdown(), nor one it failed to take', async () => {
+    const [reused, taken] = [uniqueName('reused'), uniqueName('taken')];
+    const code = `
+      import { Lock, Manager, SharedList } from 'posix-mp';
+      const [reused, taken] = process.argv.slice(1);
+      const manager = new Manager();
+      manager.list([1], { name: reused });
+      manager.shutdown();
+      // Not the manager's any more: another object under the same name.
+      new SharedList([2], { name: reused });
+      // A name that holds a Lock cannot be a manager's list.
+      new Lock({ name: taken });
+      try {
+        new Manager().list([], { name: taken });
+      } catch (error) {
+        console.log(error.code);
+      }`;
+    const child = spawnNode(code + "\nsetInterval(() => {}, 1000);", [reused, taken]);
+    const done = finished(child);
+    try {
+      await waitForLine(child, /ERR_MP_WRONG_KIND/);
+      const guardian = await guardianOf(child.pid!);
+      child.kill('SIGKILL');
+      await done;
+      await until(() => !running(guardian), 'the guardian exiting', { timeout: LONG });
+      using list = SharedList.open<number>(reused);
+      expect(list.toArray()).toEqual([2]);
+      list.unlink();
+      using lock = Lock.open(taken);
+      lock.unlink();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a guardian that dies is replaced at the next registration, and told everything still registered', async () => {
+    const code = `
+      import { Manager } from 'posix-mp';
+      const first = new Manager();
+      first.list([1]);
+      console.log('first');
+      process.stdin.once('data', () => {
+        const second = new Manager();
+        console.log(second.Lock().name);
+        setInterval(() => {}, 1000);
+      });`;
+    const child = spawnNode(code);
+    const done = finished(child);
+    try {
+      await waitForLine(child, /first/);
+      const pid = child.pid!;
+      const dead = await guardianOf(pid);
+      process.kill(dead, 'SIGKILL');
+      await until(() => !running(dead), 'the first guardian dying', { timeout: LONG });
+      child.stdin!.write('go\n');
+      await waitForLine(child, /mp-manager/);
+      expect(await guardianOf(pid)).not.toBe(dead);
+      expect(managerFiles(pid)).toHaveLength(2);
+      child.kill('SIGKILL');
+      await done;
+      await until(() => managerFiles(pid).length === 0, 'the second guardian unlinking both managers\' objects', {
+        timeout: LONG,
+        explain: () => managerFiles(pid),
+      });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('Namespace properties read and write through, from a child too', async () => {
     using manager = new Manager();
     const ns = manager.Namespace({ fromParent: 41 });
@@ -388,5 +609,174 @@ describe('crash consistency', () => {
     expect(list.toArray()).toEqual(['a', 'b']);
     expect(words[14]).toBe(0);
     binding.unmap(words.buffer as ArrayBuffer);
+  });
+});
+
+describe('async forms', () => {
+  /** What an operation gave: its value, or its error's code; the container itself as 'self'. */
+  function outcome(container: object, run: () => unknown): unknown {
+    try {
+      const value = run();
+      return value === container ? 'self' : { value };
+    } catch (error) {
+      return { code: (error as { code?: string }).code };
+    }
+  }
+
+  async function outcomeAsync(container: object, run: () => Promise<unknown>): Promise<unknown> {
+    try {
+      const value = await run();
+      return value === container ? 'self' : { value };
+    } catch (error) {
+      return { code: (error as { code?: string }).code };
+    }
+  }
+
+  /** Runs each [operation, args] on `a` synchronously and on `b` through its async form: the same outcomes. */
+  async function sameOutcomes(a: object, b: object, ops: Array<[string, unknown[]]>): Promise<void> {
+    const on = (c: object, op: string): unknown => (c as Record<string, unknown>)[op];
+    for (const [op, args] of ops) {
+      const sync = outcome(a, () => {
+        const member = on(a, op);
+        return typeof member === 'function' ? (member as (...x: unknown[]) => unknown).apply(a, args) : member;
+      });
+      const form = on(b, `${op}Async`) as (...x: unknown[]) => Promise<unknown>;
+      expect({ op, args, outcome: await outcomeAsync(b, () => form.apply(b, args)) }).toEqual({ op, args, outcome: sync });
+    }
+  }
+
+  it('every operation of a SharedList has an async form that gives what the synchronous one gives', async () => {
+    using a = new SharedList<unknown>([3, 1, 2]);
+    using b = new SharedList<unknown>([3, 1, 2]);
+    await sameOutcomes(a, b, [
+      ['append', ['x']],
+      ['extend', [[{ k: 1 }, [5]]]],
+      ['insert', [1, 'in']],
+      ['length', []],
+      ['get', [-1]],
+      ['get', [99]],
+      ['set', [0, 'zero']],
+      ['index', ['x']],
+      ['count', [2]],
+      ['remove', ['x']],
+      ['remove', ['missing']],
+      ['pop', []],
+      ['pop', [0]],
+      ['slice', [1, 3]],
+      ['toArray', []],
+      ['clear', []],
+      ['extend', [[3, 1, 2]]],
+      ['sort', []],
+      ['sort', [(x: number, y: number) => y - x]],
+      ['toArray', []],
+      ['pop', [7]],
+    ]);
+    // Options come after the operation's own parameters, optional ones included.
+    const iterated: unknown[] = [];
+    for await (const item of b) iterated.push(item);
+    expect(iterated).toEqual(a.toArray());
+    expect(await b.popAsync(undefined, { timeout: 1000 })).toBe(1);
+    expect(await b.sliceAsync(undefined, undefined, { signal: new AbortController().signal })).toEqual([3, 2]);
+    await expect(b.appendAsync(1, { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    b.close();
+    await expect(b.lengthAsync()).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+  });
+
+  it('every operation of a SharedDict has an async form that gives what the synchronous one gives', async () => {
+    using a = new SharedDict<unknown>({ a: 1 });
+    using b = new SharedDict<unknown>({ a: 1 });
+    await sameOutcomes(a, b, [
+      ['set', ['b', [1, 2]]],
+      ['set', [5, 'five']],
+      ['get', ['b']],
+      ['get', ['none']],
+      ['has', [5]],
+      ['has', ['5']],
+      ['size', []],
+      ['delete', ['a']],
+      ['delete', ['a']],
+      ['pop', ['b']],
+      ['pop', ['b']],
+      ['pop', ['b', 'dflt']],
+      ['setdefault', ['c', 3]],
+      ['setdefault', ['c', 4]],
+      ['update', [{ d: 4, e: 5 }]],
+      ['keys', []],
+      ['values', []],
+      ['entries', []],
+      ['toObject', []],
+      ['clear', []],
+      ['size', []],
+      ['set', [{}, 1]],
+    ]);
+    await b.updateAsync({ x: 1, y: 2 });
+    const iterated: unknown[] = [];
+    for await (const entry of b) iterated.push(entry);
+    expect(iterated).toEqual([
+      ['x', 1],
+      ['y', 2],
+    ]);
+    expect(await b.popAsync('none', 'dflt', { timeout: 1000 })).toBe('dflt');
+    // A namespace's properties stay synchronous; its dict has the async forms.
+    using manager = new Manager();
+    const ns = manager.Namespace({ x: 1 });
+    expect(await namespaceDict(ns).getAsync('x')).toBe(1);
+  });
+
+  it('while another process holds the lock, async operations leave the event loop running, and complete once it is released', async () => {
+    using list = new SharedList<number>([1], { name: uniqueName('held') });
+    using other = SharedList.open<number>(list.name);
+    const holder = lockHolder.start([list.name, 'list']);
+    const done = finished(holder);
+    try {
+      await waitForLine(holder, /held/);
+      let settled = false;
+      const appended = list.appendAsync(2).then(() => (settled = true));
+      const popped = list.popAsync(0);
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      await until(() => ticks >= 20, 'a timer firing while the operations wait');
+      clearInterval(timer);
+      expect(settled).toBe(false);
+      // A timeout, an abort and a close() end the wait of an operation that never ran.
+      await expect(list.getAsync(0, { timeout: 20 })).rejects.toMatchObject({ code: 'ERR_MP_TIMEOUT' });
+      const controller = new AbortController();
+      const aborted = list.appendAsync(-1, { signal: controller.signal });
+      controller.abort();
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+      const closed = other.appendAsync(-2);
+      other.close();
+      await expect(closed).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+      holder.stdin!.end();
+      await waitForLine(holder, /released/);
+      // Async operations never hold the lock while their result travels to JS: a synchronous one runs at once.
+      expect(list.count(1)).toBeLessThanOrEqual(1);
+      await appended;
+      expect(await popped).toBe(1);
+      expect(list.toArray()).toEqual([2]);
+      expect((await done).code).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+      list.unlink();
+    }
+  });
+
+  it('an async operation takes the lock over from a holder killed while holding it', async () => {
+    using dict = new SharedDict<number>({ a: 1 }, { name: uniqueName('killed') });
+    const holder = lockHolder.start([dict.name, 'dict']);
+    const done = finished(holder);
+    try {
+      await waitForLine(holder, /held/);
+      const set = dict.setAsync('b', 2);
+      holder.kill('SIGKILL');
+      await done;
+      await set;
+      expect(dict.toObject()).toEqual({ a: 1, b: 2 });
+      dict.set('c', 3);
+      expect(await dict.sizeAsync()).toBe(3);
+    } finally {
+      holder.kill('SIGKILL');
+      dict.unlink();
+    }
   });
 });

@@ -81,6 +81,7 @@ export const LAYOUT = {
     PMP_PAYLOAD_OFFSET: 32,
     PMP_DATA_OFFSET: 16,
     PMP_LOCK_WAITERS: 0x80000000,
+    PMP_LIVENESS_MS: 50,
     PMP_KIND_LOCK: Kind.Lock,
     PMP_KIND_RLOCK: Kind.RLock,
     PMP_KIND_EVENT: Kind.Event,

@@ -1,13 +1,54 @@
 /**
  * What SharedList and SharedDict share: their memory (heap.ts) in a file of its own — a named shm object, or
  * an anonymous memfd passed to children like any anonymous object — the robust lock every operation holds,
- * and how handles to them are revived in other processes.
+ * the async form of every operation, and how handles to them are revived in other processes.
+ *
+ * Async forms. `xAsync(...args, options?)` runs the synchronous `x(...args)` at once if the lock is free;
+ * else it sleeps on the lock word on a waiter thread (the futex of the pmp_lock protocol, with the
+ * WAITERS bit set so that the releaser wakes it, and a re-check every PMP_LIVENESS_MS for a dead holder) and
+ * tries again. The JS thread takes the lock and runs the operation in one turn of the event loop: a lock
+ * taken by a waiter thread would stay held until its result reached JS, and a synchronous operation on the
+ * same container in between would wait for it forever. Each form is generated from a table of the class's
+ * methods and their arities (`asyncForms`), so that the options are told apart from optional arguments.
  */
+import { mpError } from '../internal/errors.js';
+import { deadlineOf, remainingMs } from '../internal/deadline.js';
+import { LAYOUT } from '../internal/layout.js';
 import { Lock } from '../sync/lock.js';
-import { binding, OpenMode } from '../internal/native.js';
+import { binding, OpenMode, WaitStatus } from '../internal/native.js';
+import { parseAsyncWait, type AsyncWaitOptions } from '../internal/wait.js';
 import { openSegment, SharedHandle } from '../shared/handle.js';
 import { HEADER_SIZE, type Kind } from '../shared/segment.js';
 import { Heap, INITIAL_SIZE, Txn } from './heap.js';
+
+const WAITERS = BigInt(LAYOUT.constants.PMP_LOCK_WAITERS);
+const LIVENESS_MS = LAYOUT.constants.PMP_LIVENESS_MS;
+/** Where the lock word's low half (its futex) is in a view of the word as two 32-bit halves. */
+const LOW_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+/** Try to take the lock without waiting. */
+const NO_WAIT = { timeout: 0 };
+
+/** How `locked()` takes the lock: waiting (synchronous forms), or only if free (an async form's attempt). */
+const enum Taking {
+  Wait,
+  /** The operation's first `locked()` call: nothing is changed yet, so the operation can start over later. */
+  First,
+  /** A later call: it waits, unless the operation can start over from there (`restartable`). */
+  Later,
+}
+
+/** Thrown by `locked()` in an async form's attempt when the lock is held: the attempt starts over later. */
+const BUSY: unique symbol = Symbol('posix-mp.busy');
+
+/**
+ * The async forms of a container's operations `M` (methods and getters of `C`): `xAsync(...args, options?)`
+ * returns a promise of what `x(...args)` returns.
+ */
+export type AsyncForms<C, M extends keyof C & string> = {
+  [K in M as `${K}Async`]: C[K] extends (...args: infer A) => infer R
+    ? (...args: [...A, options?: AsyncWaitOptions]) => Promise<R>
+    : (options?: AsyncWaitOptions) => Promise<C[K]>;
+};
 
 /** The base of SharedList and SharedDict. */
 export abstract class SharedContainer extends SharedHandle {
@@ -16,8 +57,14 @@ export abstract class SharedContainer extends SharedHandle {
   /** @internal Whether this handle created the container (and so fills it with the initial items). */
   protected readonly created: boolean;
   readonly #lock: Lock;
+  /** The pmp_lock's word, and where it is: async forms sleep on it. */
+  readonly #word: BigUint64Array;
+  /** The word as two 32-bit halves: the futex is its low half. */
+  readonly #futex: Int32Array;
+  readonly #lockOffset: number;
   /** A named container's own descriptor (growth needs one); an anonymous one uses its memfd's. */
   readonly #fd: number | undefined;
+  #taking = Taking.Wait;
 
   /** @internal */
   protected constructor(what: string, kind: Kind, options: unknown) {
@@ -44,23 +91,99 @@ export abstract class SharedContainer extends SharedHandle {
       throw error;
     }
     this.#lock = new Lock(Lock.embeddedOptions(segment, segment.payloadOffset));
+    this.#lockOffset = segment.payloadOffset;
+    this.#word = new BigUint64Array(segment.buffer, this.#lockOffset + LAYOUT.pmp_lock.word, 1);
+    this.#futex = new Int32Array(segment.buffer, this.#word.byteOffset, 2);
     if (!segment.anonymous) remember(this);
   }
 
   /**
-   * @internal Runs `fn` holding the container's lock, after finishing any operation a process killed while
-   * holding it had committed. `fn` commits its own Txn; if it throws before, nothing changed.
+   * @internal Defines the async form of each operation of `arities` (a method's number of parameters, 0 for
+   * a getter) on this class's prototype: see the module comment.
    */
-  protected locked<T>(fn: (txn: Txn) => T): T {
+  protected static asyncForms(this: abstract new (...args: never[]) => SharedContainer, arities: Record<string, number>): void {
+    for (const [name, arity] of Object.entries(arities)) {
+      const form = function (this: SharedContainer, ...args: unknown[]): Promise<unknown> {
+        const options = args.length > arity ? args[arity] : undefined;
+        if (args.length > arity) args.length = arity;
+        return this.#runAsync(() => {
+          const member: unknown = Reflect.get(this, name);
+          return typeof member === 'function' ? (member as (...a: unknown[]) => unknown).apply(this, args) : member;
+        }, options);
+      };
+      Object.defineProperty(form, 'name', { value: `${name}Async` });
+      Object.defineProperty(this.prototype, `${name}Async`, { value: form, writable: true, configurable: true });
+    }
+  }
+
+  /**
+   * @internal Runs `fn` holding the container's lock, after finishing any operation a process killed while
+   * holding it had committed. `fn` commits its own Txn; if it throws before, nothing changed. `restartable`:
+   * in an async form, the operation can start over from this call (it changed nothing before it).
+   */
+  protected locked<T>(fn: (txn: Txn) => T, restartable = false): T {
     if (this.closed) throw this.closedError();
     const lock = this.#lock;
-    lock.acquireSync();
+    const taking = this.#taking;
+    if (taking === Taking.Wait) lock.acquireSync();
+    else if (taking === Taking.First || restartable) {
+      if (!lock.acquireSync(NO_WAIT)) throw BUSY;
+      // From here on the operation may change the container: later calls wait, unless restartable.
+      this.#taking = Taking.Later;
+    } else lock.acquireSync();
     try {
       this.heap.enter();
       return fn(new Txn(this.heap));
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * Runs `op` (a synchronous operation) now if the lock is free, else as soon as it is, without blocking the
+   * event loop; rejects with `ERR_MP_TIMEOUT` after `timeout` ms, with the signal's reason on abort, with
+   * `ERR_MP_CLOSED` if the handle is closed meanwhile.
+   */
+  async #runAsync<T>(op: () => T, options: unknown): Promise<T> {
+    const wait = parseAsyncWait(options);
+    const deadline = deadlineOf(wait.timeoutMs);
+    for (let woken = false; ; ) {
+      if (wait.signal?.aborted) throw wait.signal.reason;
+      const outer = this.#taking;
+      this.#taking = Taking.First;
+      try {
+        return op();
+      } catch (error) {
+        if (error !== BUSY) throw error;
+      } finally {
+        this.#taking = outer;
+        // A release woke this wait rather than another sleeper: pass the wake on, taken or not.
+        if (woken) binding.lockWake(this.#futex.buffer as ArrayBuffer, this.#lockOffset);
+      }
+      const timeoutMs = remainingMs(deadline);
+      if (timeoutMs === 0) throw mpError('ERR_MP_TIMEOUT', `the lock of ${this.name} was held for the whole timeout`);
+      woken = (await this.#whileHeld(timeoutMs, wait.signal)) === WaitStatus.Ok;
+    }
+  }
+
+  /**
+   * Sleeps (on a waiter thread) while the lock is held, for at most `timeoutMs` and PMP_LIVENESS_MS: a holder
+   * that died releases nothing, and the next attempt (pmp_lock_try) takes its lock over.
+   */
+  async #whileHeld(timeoutMs: number, signal: AbortSignal | undefined): Promise<WaitStatus> {
+    const word = this.#word;
+    const seen = Atomics.load(word, 0);
+    // Free, or changed under the compare-and-swap: the next attempt may take it. The releaser wakes a sleeper
+    // only if the WAITERS bit is set.
+    if (seen === 0n) return WaitStatus.NotEqual;
+    if ((seen & WAITERS) === 0n && Atomics.compareExchange(word, 0, seen, seen | WAITERS) !== seen) return WaitStatus.NotEqual;
+    const expected = Number(BigInt.asIntN(32, seen | WAITERS));
+    const slice = timeoutMs < 0 ? LIVENESS_MS : Math.min(timeoutMs, LIVENESS_MS);
+    const futex = this.#futex;
+    const status = await this.pending.run((t, cb) => binding.futexWaitAsync(futex, LOW_HALF, expected, t, cb), { timeoutMs: slice, signal }, 'futex');
+    // close() may have run while the result travelled: the memory is no longer ours to read.
+    if (this.closed) throw this.closedError();
+    return status;
   }
 
   /** @internal The lock goes with the mapping; a named container's descriptor is closed. */

@@ -6,8 +6,10 @@
  *
  * Its objects are named (`mp-manager-<pid>-<random>-<n>`), not anonymous, so that they can be stored in its
  * containers (a dict of lists, a Lock in a Namespace): an anonymous object's memory is reached only through
- * descriptors, which shared memory cannot hold. They go from the system at `shutdown()`, or when the process
- * that made the manager exits; processes that have them open keep using them.
+ * descriptors, which shared memory cannot hold. They go from the system at `shutdown()`, when the process
+ * that made the manager exits, or — if that process is killed — by the hand of its guardian
+ * (shared/guardian.ts), which is told the manager's name prefix; processes that have them open keep using
+ * them.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -23,6 +25,8 @@ import type { SharedHandle } from '../shared/handle.js';
 import { Value } from '../shared/value.js';
 import type { ElementOf, InputOf, Typecode } from '../shared/typecodes.js';
 import { validateOptions } from '../internal/validate.js';
+import { guard, Guarded, unguard } from '../shared/guardian.js';
+import { validateName } from '../shared/names.js';
 import { closedError, invalidArgType } from '../internal/errors.js';
 import { namespaceOver } from './namespace.js';
 import { SharedDict, type DictUpdate } from './shared_dict.js';
@@ -47,10 +51,14 @@ export interface ManagedOptions {
 export class Manager {
   readonly #owned: SharedHandle[] = [];
   readonly #prefix = `mp-manager-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** What the guardian is told: the prefix of every generated name, then the names given. */
+  readonly #guarded: Array<[Guarded, string]> = [[Guarded.Prefix, `${this.#prefix}-`]];
   #count = 0;
   #shut = false;
 
   constructor() {
+    // Before anything exists: a process killed at any point after leaves nothing its guardian does not know.
+    for (const [kind, name] of this.#guarded) guard(kind, name);
     live.add(this);
     if (!exitListener) {
       exitListener = true;
@@ -62,12 +70,12 @@ export class Manager {
 
   /** A new list (Python's `manager.list()`). */
   list<T = unknown>(init?: Iterable<T>, options?: ManagedOptions): SharedList<T> {
-    return this.#own(new SharedList<T>(init, { name: this.#name(options) }));
+    return this.#container(options, (name) => new SharedList<T>(init, { name }));
   }
 
   /** A new dict (Python's `manager.dict()`): from a Map, [key, value] pairs, or an object's properties. */
   dict<V = unknown>(init?: DictUpdate<V>, options?: ManagedOptions): SharedDict<V> {
-    return this.#own(new SharedDict<V>(init, { name: this.#name(options) }));
+    return this.#container(options, (name) => new SharedDict<V>(init, { name }));
   }
 
   /**
@@ -165,12 +173,34 @@ export class Manager {
         // Already removed (by `rm`, or by a process that opened it by name): nothing left to do.
       }
     }
+    // After the unlinks: a process killed in between leaves its guardian only names already gone.
+    for (const [kind, name] of this.#guarded) unguard(kind, name);
+    this.#guarded.length = 0;
   }
 
-  #name(options?: ManagedOptions): string {
+  #name(): string {
     if (this.#shut) throw closedError('Manager');
+    return `${this.#prefix}-${++this.#count}`;
+  }
+
+  /** A container under the name `options` give, else a generated one; a given name is told to the guardian. */
+  #container<T extends SharedHandle>(options: ManagedOptions | undefined, make: (name: string) => T): T {
     const { name } = validateOptions<ManagedOptions>(options);
-    return name ?? `${this.#prefix}-${++this.#count}`;
+    if (name === undefined) return this.#own(make(this.#name()));
+    if (this.#shut) throw closedError('Manager');
+    // A container's file is its name without the leading '/'.
+    const file = validateName(name);
+    // Before the container exists, and taken back if it cannot be made (another kind of object has the name).
+    guard(Guarded.File, file);
+    let container: T;
+    try {
+      container = make(name);
+    } catch (error) {
+      unguard(Guarded.File, file);
+      throw error;
+    }
+    this.#guarded.push([Guarded.File, file]);
+    return this.#own(container);
   }
 
   #own<T extends SharedHandle>(handle: T): T {

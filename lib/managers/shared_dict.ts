@@ -13,7 +13,7 @@ import { registerHandle } from '../shared/handle.js';
 import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind } from '../shared/segment.js';
 import { BLOCK_HEADER, ROOT, Txn } from './heap.js';
-import { revived, SharedContainer } from './container.js';
+import { revived, SharedContainer, type AsyncForms } from './container.js';
 import { encodeValue, readValue, settle } from './values.js';
 
 const COUNT = ROOT;
@@ -78,11 +78,37 @@ function encodeEntries(source: unknown, name: string): Array<[Buffer, number, Bu
   return encoded;
 }
 
+/** A SharedDict's operations that have an async form, with their number of parameters (0 for `size`). */
+const ASYNC_FORMS = {
+  size: 0,
+  get: 1,
+  set: 2,
+  has: 1,
+  delete: 1,
+  pop: 2,
+  setdefault: 2,
+  update: 1,
+  keys: 0,
+  values: 0,
+  entries: 0,
+  clear: 0,
+  toObject: 0,
+} as const;
+
+/**
+ * The async form of each operation of a SharedDict: `getAsync(k, options?)`, `setAsync(k, v, options?)`,
+ * `popAsync(k, dflt?, options?)`, `sizeAsync(options?)`, ... return a promise of what `get(k)`, `set(k, v)`,
+ * `pop(k, dflt)`, `size`... give. They wait for the dict's lock without blocking the event loop; `options` are
+ * `{ timeout?, signal? }` as for every async wait (`ERR_MP_TIMEOUT` after `timeout` ms).
+ */
+export interface SharedDict<V> extends AsyncForms<SharedDict<V>, keyof typeof ASYNC_FORMS> {}
+
 /**
  * A dict shared by processes (Python's `manager.dict()`), keyed by strings and numbers, in insertion order:
  * every method is one atomic operation, under a lock that a process killed mid-operation hands over with the
  * dict intact. Values are stored as Queue items travel (see SharedList); a container stored in it is a
- * handle to that container, so a dict of lists works as in Python.
+ * handle to that container, so a dict of lists works as in Python. Every operation `x` has an async form
+ * `xAsync`.
  */
 export class SharedDict<V = unknown> extends SharedContainer {
   /**
@@ -102,6 +128,7 @@ export class SharedDict<V = unknown> extends SharedContainer {
   }
 
   static {
+    this.asyncForms(ASYNC_FORMS);
     registerHandle('SharedDict', SharedDict, (d) =>
       d.memory ? new SharedDict(undefined, { [RECEIVED]: d } as NameOptions) : revived(d.name, SharedDict.open),
     );
@@ -222,6 +249,11 @@ export class SharedDict<V = unknown> extends SharedContainer {
   /** Iterates over a copy of the [key, value] pairs (`entries()`), as a Map does. */
   [Symbol.iterator](): Iterator<[DictKey, V]> {
     return this.entries()[Symbol.iterator]();
+  }
+
+  /** `for await`: iterates over a copy of the [key, value] pairs taken by `entriesAsync()`. */
+  async *[Symbol.asyncIterator](): AsyncIterator<[DictKey, V]> {
+    yield* await this.entriesAsync();
   }
 
   /** @internal */

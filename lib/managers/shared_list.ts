@@ -12,7 +12,7 @@ import { registerHandle } from '../shared/handle.js';
 import { openExisting, type NameOptions } from '../shared/names.js';
 import { Kind } from '../shared/segment.js';
 import { BLOCK_HEADER, ROOT, type Txn } from './heap.js';
-import { revived, SharedContainer } from './container.js';
+import { revived, SharedContainer, type AsyncForms } from './container.js';
 import { encodeValue, readValue, settle } from './values.js';
 
 const LENGTH = ROOT;
@@ -38,11 +38,37 @@ function encodeAll(items: unknown, name: string): Buffer[] {
   return encoded;
 }
 
+/** A SharedList's operations that have an async form, with their number of parameters (0 for `length`). */
+const ASYNC_FORMS = {
+  length: 0,
+  append: 1,
+  extend: 1,
+  insert: 2,
+  pop: 1,
+  remove: 1,
+  index: 1,
+  count: 1,
+  get: 1,
+  set: 2,
+  slice: 2,
+  toArray: 0,
+  clear: 0,
+  sort: 1,
+} as const;
+
+/**
+ * The async form of each operation of a SharedList: `appendAsync(x, options?)`, `popAsync(i?, options?)`,
+ * `lengthAsync(options?)`, ... return a promise of what `append(x)`, `pop(i)`, `length`... give. They wait for
+ * the list's lock without blocking the event loop; `options` are `{ timeout?, signal? }` as for every async
+ * wait (`ERR_MP_TIMEOUT` after `timeout` ms).
+ */
+export interface SharedList<T> extends AsyncForms<SharedList<T>, keyof typeof ASYNC_FORMS> {}
+
 /**
  * A list shared by processes (Python's `manager.list()`): every method is one atomic operation, under a lock
  * that a process killed mid-operation hands over with the list intact. Items are stored as Queue items travel:
  * structured-cloneable data, class instances (of exported classes), named shared objects — another
- * container stored in it is a handle to that container.
+ * container stored in it is a handle to that container. Every operation `x` has an async form `xAsync`.
  */
 export class SharedList<T = unknown> extends SharedContainer {
   /**
@@ -62,6 +88,7 @@ export class SharedList<T = unknown> extends SharedContainer {
   }
 
   static {
+    this.asyncForms(ASYNC_FORMS);
     registerHandle('SharedList', SharedList, (d) =>
       d.memory ? new SharedList(undefined, { [RECEIVED]: d } as NameOptions) : revived(d.name, SharedList.open),
     );
@@ -211,6 +238,7 @@ export class SharedList<T = unknown> extends SharedContainer {
       });
       const items = seen.records.map((record, i) => ({ record, value: settle<T>(seen.values[i]) }));
       items.sort((a, b) => order(a.value, b.value));
+      // Restartable: an async form that finds the lock busy here sorts again once it is free.
       const done = this.locked((txn) => {
         if (txn.read(VERSION) !== seen.version) return false;
         this.#reindex(
@@ -219,7 +247,7 @@ export class SharedList<T = unknown> extends SharedContainer {
         );
         this.#commit(txn);
         return true;
-      });
+      }, true);
       if (done) return;
     }
   }
@@ -227,6 +255,11 @@ export class SharedList<T = unknown> extends SharedContainer {
   /** Iterates over a copy of the items (`toArray()`). */
   [Symbol.iterator](): Iterator<T> {
     return this.toArray()[Symbol.iterator]();
+  }
+
+  /** `for await`: iterates over a copy of the items taken by `toArrayAsync()`. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    yield* await this.toArrayAsync();
   }
 
   /** @internal */
