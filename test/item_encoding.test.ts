@@ -75,6 +75,11 @@ function cases(): Case[] {
     { label: 'an array with a property', value: Object.assign([1, 2], { extra: 'x' }), plain: false },
     { label: 'an empty array with a property', value: Object.assign([], { extra: 1 }), plain: false },
     { label: 'an array with a hole and a property', value: holeAndProperty, plain: false },
+    {
+      label: 'a sparse array of non-plain values with a property',
+      value: Object.assign([new Date(0), , { x: [1, , 2] }, , new Map([[1, 2]])], { extra: new Set([1]), 7: 'seven' }),
+      plain: false,
+    },
     { label: 'one object twice', value: { a: shared, b: [shared] }, plain: false },
     { label: 'a cycle', value: cycle, plain: false },
     { label: 'an array that contains itself', value: arrayCycle, plain: false },
