@@ -126,12 +126,17 @@ function ensure(n: number): void {
   at = used;
 }
 
-function writeU32(n: number): void {
-  pool[at] = n;
-  pool[at + 1] = n >>> 8;
-  pool[at + 2] = n >>> 16;
-  pool[at + 3] = n >>> 24;
-  at += 4;
+/** Writes a type byte and a u32 at `at` (the caller has made room). */
+function writeHead(type: number, n: number): void {
+  // Locals: the module's variables are slower to read and write again and again.
+  const b = pool;
+  const h = at;
+  b[h] = type;
+  b[h + 1] = n;
+  b[h + 2] = n >>> 8;
+  b[h + 3] = n >>> 16;
+  b[h + 4] = n >>> 24;
+  at = h + 5;
 }
 
 function writeValue(value: unknown, depth: number): boolean {
@@ -165,8 +170,7 @@ function writeValue(value: unknown, depth: number): boolean {
 function writeNumber(x: number): void {
   ensure(9);
   if ((x | 0) === x && (x !== 0 || 1 / x > 0)) {
-    pool[at++] = Type.Int32;
-    writeU32(x);
+    writeHead(Type.Int32, x);
   } else {
     pool[at] = Type.Float64;
     pool.writeDoubleLE(x, at + 1);
@@ -178,16 +182,16 @@ function writeString(s: string): void {
   const n = s.length;
   if (n <= SHORT_STRING) {
     ensure(5 + 2 * n);
+    const b = pool;
     const data = at + 5;
     let i = 0;
     for (; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c > 0x7f) break;
-      pool[data + i] = c;
+      b[data + i] = c;
     }
     if (i === n) {
-      pool[at++] = Type.Ascii;
-      writeU32(n);
+      writeHead(Type.Ascii, n);
       at += n;
       return;
     }
@@ -195,22 +199,19 @@ function writeString(s: string): void {
     // As UTF-8, an ASCII string takes one byte per code unit, any other more.
     ensure(5 + 3 * n);
     if (pool.write(s, at + 5, 3 * n, 'utf8') === n) {
-      pool[at++] = Type.Ascii;
-      writeU32(n);
+      writeHead(Type.Ascii, n);
       at += n;
       return;
     }
   } else if (Buffer.byteLength(s, 'utf8') === n) {
     ensure(5 + n);
     pool.write(s, at + 5, n, 'latin1');
-    pool[at++] = Type.Ascii;
-    writeU32(n);
+    writeHead(Type.Ascii, n);
     at += n;
     return;
   }
   ensure(5 + 2 * n);
-  pool[at++] = Type.Utf16;
-  writeU32(n);
+  writeHead(Type.Utf16, n);
   at += pool.write(s, at, 2 * n, 'utf16le');
 }
 
@@ -221,8 +222,7 @@ function writeContainer(value: object, depth: number): boolean {
     if (!firstVisit(value)) return false;
     const keys = Object.keys(value);
     ensure(5);
-    pool[at++] = Type.Object;
-    writeU32(keys.length);
+    writeHead(Type.Object, keys.length);
     for (const key of keys) {
       writeString(key);
       if (!writeValue((value as Record<string, unknown>)[key], depth + 1)) return false;
@@ -234,8 +234,7 @@ function writeContainer(value: object, depth: number): boolean {
     const array = value as unknown[];
     const n = array.length;
     ensure(5);
-    pool[at++] = Type.Array;
-    writeU32(n);
+    writeHead(Type.Array, n);
     for (let i = 0; i < n; i++) {
       const element = array[i];
       if (element === undefined && !(i in array)) return false;
