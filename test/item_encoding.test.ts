@@ -1,13 +1,17 @@
-// Queue items: plain data takes the compact format of lib/comm/plain_codec.ts, everything else the general
-// path (reduction, v8.serialize); either way a value arrives exactly as it was put. A table of tricky values
-// goes through real queues to another process and back, and each is checked part by part (-0, NaN, holes,
-// property order, prototypes, lone surrogates, shared references, cycles).
+// Queue items and Connection messages: plain data takes the compact format of lib/comm/plain_codec.ts,
+// everything else the general path (reduction, v8.serialize); either way a value arrives exactly as it was
+// sent. A table of tricky values goes through real queues and a real Pipe to another process and back, and
+// each is checked part by part (-0, NaN, holes, property order, prototypes, lone surrogates, shared
+// references, cycles).
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-import { Queue } from 'posix-mp';
+import { Pipe, Queue } from 'posix-mp';
 import { decodePlain, encodePlain } from '../lib/comm/plain_codec.js';
 import { spawnNode, uniqueName, within } from './helpers.js';
+import { targetsIn } from './targets.js';
+
+const { start, joined } = targetsIn(new URL('./fixtures/pipe-targets.mjs', import.meta.url), 60_000);
 
 /** One tricky value: what is put, what must arrive (default: the same), and whether it is plain data. */
 interface Case {
@@ -187,6 +191,27 @@ describe('queue items between processes', () => {
     await putting;
     // Concurrent puts race for the queue: the order among them is not defined, the items are.
     expect(got.sort((a, b) => (a as { i: number }).i - (b as { i: number }).i)).toEqual(items);
+  });
+});
+
+describe('Connection messages between processes', () => {
+  it('arrive exactly as they were sent, whichever path they take (there and back through another process)', async () => {
+    const [mine, theirs] = Pipe();
+    const child = start('echo', [theirs]);
+    theirs.close();
+    const wrong: string[] = [];
+    try {
+      for (const entry of cases()) {
+        mine.send(entry.value);
+        const { echo } = (await mine.recv({ timeout: 60_000 })) as { echo: unknown };
+        const found = difference(echo, 'expected' in entry ? entry.expected : entry.value);
+        if (found !== undefined) wrong.push(`${entry.label}: ${found}`);
+      }
+    } finally {
+      mine.close();
+    }
+    await joined(child);
+    expect(wrong).toEqual([]);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
- * Plain data in a compact format of posix-mp's own, written and read in JavaScript: what a queue item that is
- * nothing but plain data becomes (tag PLAIN, queue_items.ts) instead of `v8.serialize`, whose fixed cost per
- * call (a serializer object, a new Buffer; the same on the way back) is several times what this format costs
- * for a small item. Everything else still takes the general path (reduction.ts, then `v8.serialize`).
+ * Plain data in a compact format of posix-mp's own, written and read in JavaScript: what a queue item or a
+ * Connection message that is nothing but plain data becomes (tag PLAIN in queue_items.ts, COMPACT in
+ * connection_message.ts) instead of `v8.serialize`, whose fixed cost per call (a serializer object, a new
+ * Buffer; the same on the way back) is several times what this format costs for a small value. Everything
+ * else still takes the general path (reduction.ts, then `v8.serialize`).
  *
  * Plain data: undefined, null, booleans, numbers, strings, and plain objects (prototype `Object.prototype`)
  * and arrays (prototype `Array.prototype`, no holes, no other own enumerable properties) of plain data, each
@@ -245,6 +246,15 @@ function writeContainer(value: object, depth: number): boolean {
   }
   return false;
 }
+
+/**
+ * Whether a string has no lone surrogate, so that UTF-8 holds it (channels that send strings as UTF-8 send
+ * the others in this format). `isWellFormed` is Node 20's; the regular expression does it before.
+ */
+export const wellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !/\p{Cs}/u.test(s);
 
 // ---- decoding ----
 

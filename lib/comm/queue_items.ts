@@ -22,7 +22,7 @@ import { deserialize } from 'node:v8';
 
 import { mpError } from '../internal/errors.js';
 import { LAYOUT } from '../internal/layout.js';
-import { decodePlain, encodePlain } from './plain_codec.js';
+import { decodePlain, encodePlain, wellFormed } from './plain_codec.js';
 import { TOKEN_BYTES, tokenOf } from './queue_channel.js';
 import type { RawMessage } from './queue_ring.js';
 import { Outgoing, receive, receiveSync, serializeEncoded, type Reduced } from './reduction.js';
@@ -47,12 +47,6 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** How a queue item is named in errors. */
 const PATH = 'item';
-
-/** Whether a string has no lone surrogate (`isWellFormed` is Node 20's; the regular expression does it before). */
-const wellFormed: (s: string) => boolean =
-  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
-    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
-    : (s) => !/\p{Cs}/u.test(s);
 
 /**
  * Turns an item into a tagged message. `passesFds`: the queue has a socket pair for descriptors (a PASSED
