@@ -98,20 +98,21 @@ function forgetVisits(): void {
  */
 export function encodePlain(value: unknown): Uint8Array | undefined {
   at = start;
-  let plain: boolean;
+  let bytes: Uint8Array | undefined;
   try {
-    plain = writeValue(value, 0);
+    if (writeValue(value, 0)) {
+      // A plain Uint8Array: a Buffer view (subarray) costs more to make.
+      bytes = new Uint8Array(pool.buffer, pool.byteOffset + start, at - start);
+      start = at;
+    }
   } finally {
     forgetVisits();
-  }
-  if (!plain) return undefined;
-  // A plain Uint8Array: a Buffer view (subarray) costs more to make.
-  const bytes = new Uint8Array(pool.buffer, pool.byteOffset + start, at - start);
-  start = at;
-  if (pool.length - start < POOL_MIN_ROOM || pool.length > POOL_SIZE) {
-    // A pool grown for one large item is not kept: it would hold that much memory until filled.
-    pool = Buffer.allocUnsafeSlow(POOL_SIZE);
-    start = 0;
+    if (pool.length - start < POOL_MIN_ROOM || pool.length > POOL_SIZE) {
+      // A pool grown for one large value is not kept (also when that value was not plain after all): it
+      // would hold that much memory until filled.
+      pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+      start = 0;
+    }
   }
   return bytes;
 }
@@ -258,8 +259,9 @@ export const wellFormed: (s: string) => boolean =
 
 // ---- decoding ----
 
-/** The bytes being decoded, and where the next value starts. */
-let source: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
+/** The bytes being decoded (EMPTY between calls: a view of shared memory is not kept), and where the next value starts. */
+let source: Buffer = EMPTY;
 let pos = 0;
 
 /**
@@ -281,8 +283,6 @@ export function decodePlain(bytes: Uint8Array): unknown {
     source = EMPTY;
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 function malformed(): Error {
   return mpError('ERR_MP_PROTOCOL', 'a plain-data item is malformed');
