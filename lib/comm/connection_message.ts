@@ -8,8 +8,11 @@
  * - `REDUCED`: the rest is `{ value, reduced }` (see `Reduced`); the descriptors the value passes (memory
  *   files of anonymous objects, Connections' sockets) are attached to the frame (SCM_RIGHTS), in
  *   `reduced.fileIds` order.
- * - `BUFFER` / `STRING`: the value is a Buffer / a string, and the rest is its bytes / UTF-8 — the same result
- *   as through V8 serialization, several times cheaper for the commonest small messages.
+ * - `BUFFER` / `STRING`: the value is a Buffer / a string without lone surrogates, and the rest is its bytes /
+ *   UTF-8 — the same result as through V8 serialization, several times cheaper for the commonest small
+ *   messages.
+ * - `COMPACT`: the value is plain data (objects, arrays, strings, numbers...: see plain_codec.ts), and the
+ *   rest is it in that format, also several times cheaper than V8 serialization for small values.
  * - `IN_FILE` flag (with any of the above): the bytes after the tag are in a memory file whose descriptor is
  *   attached first; the frame is the tag alone. Messages over 64 KiB go this way on sockets, so that
  *   sending one never waits for the reader: the sender may even exit before the message is read.
@@ -21,12 +24,14 @@ import { DefaultSerializer, deserialize } from 'node:v8';
 import { mpError } from '../internal/errors.js';
 import { binding } from '../internal/native.js';
 import { memoryFileOf, readMemoryFile } from './framing.js';
+import { decodePlain, encodePlain, wellFormed } from './plain_codec.js';
 import { Outgoing, receive, receiveSync, serializeEncoded, type Reduced } from './reduction.js';
 
 const PLAIN = 0;
 const REDUCED = 1;
 const BUFFER = 2;
 const STRING = 3;
+const COMPACT = 4;
 const IN_FILE = 0x80;
 
 /** Serialized messages larger than this travel in a memory file on sockets. */
@@ -55,12 +60,16 @@ export function encodeMessage(value: unknown, passesFds: boolean): EncodedMessag
   let tag: number;
   let body: Uint8Array;
   let fds: number[] = [];
-  if (typeof value === 'string') {
+  let plain: Uint8Array | undefined;
+  if (typeof value === 'string' && wellFormed(value)) {
     tag = STRING;
     body = Buffer.from(value, 'utf8');
   } else if (Buffer.isBuffer(value)) {
     tag = BUFFER;
     body = value;
+  } else if ((plain = encodePlain(value)) !== undefined) {
+    tag = COMPACT;
+    body = plain;
   } else {
     const out = new Outgoing();
     const encoded = out.encode(value, 'obj');
@@ -127,6 +136,7 @@ function openMessage(payload: Buffer, fds: number[]): { value: unknown } | { env
   for (const fd of fds) binding.closeFd(fd);
   if (tag === BUFFER) return { value: body };
   if (tag === STRING) return { value: body.toString('utf8') };
+  if (tag === COMPACT) return { value: decodePlain(body) };
   if (tag === PLAIN) return { value: deserialize(body) };
   throw mpError('ERR_MP_PROTOCOL', 'not a message sent by Connection.send() (use recvBytes() for raw bytes)');
 }

@@ -8,8 +8,10 @@
  * - VALUE: `v8.serialize` of the item, when nothing in it needed reducing.
  * - REDUCED: `v8.serialize` of `[reduced, encoded item]` (see `Reduced` in reduction.ts): the item holds
  *   shared objects by name, or functions, classes or class instances by reference.
- * - NUMBER: a number, as a float64 in native byte order; STRING: a string, as UTF-8. These skip V8's
- *   serializer, whose fixed cost dominates small items.
+ * - NUMBER: a number, as a float64 in native byte order; STRING: a string without lone surrogates, as UTF-8.
+ *   These skip V8's serializer, whose fixed cost dominates small items.
+ * - PLAIN: any other item that is only plain data (objects, arrays, strings, numbers, booleans, null,
+ *   undefined), in plain_codec.ts's format, which skips V8's serializer too.
  * - PASSED: a token, then as REDUCED: the item also passes descriptors (the memory of anonymous shared
  *   objects, Connections' sockets), which travel on the queue's socket pair (queue_channel.ts) with that
  *   token. Only an anonymous queue has one: a named queue, which unrelated processes may open, refuses such
@@ -20,6 +22,7 @@ import { deserialize } from 'node:v8';
 
 import { mpError } from '../internal/errors.js';
 import { LAYOUT } from '../internal/layout.js';
+import { decodePlain, encodePlain, wellFormed } from './plain_codec.js';
 import { TOKEN_BYTES, tokenOf } from './queue_channel.js';
 import type { RawMessage } from './queue_ring.js';
 import { Outgoing, receive, receiveSync, serializeEncoded, type Reduced } from './reduction.js';
@@ -34,6 +37,7 @@ const Tag = {
   Number: constants.PMP_QUEUE_TAG_NUMBER,
   String: constants.PMP_QUEUE_TAG_STRING,
   Passed: constants.PMP_QUEUE_TAG_PASSED,
+  Plain: constants.PMP_QUEUE_TAG_PLAIN,
 } as const;
 
 /** Descriptors one datagram may carry (the kernel's SCM_MAX_FD). */
@@ -54,11 +58,14 @@ export function encodeItem(item: unknown, passesFds: boolean): RawMessage {
     new DataView(bytes.buffer).setFloat64(0, item, LITTLE_ENDIAN);
     return { tag: Tag.Number, bytes };
   }
-  if (typeof item === 'string') return { tag: Tag.String, bytes: Buffer.from(item, 'utf8') };
+  // UTF-8 cannot hold a lone surrogate: a string with one takes the plain-data format, which can.
+  if (typeof item === 'string' && wellFormed(item)) return { tag: Tag.String, bytes: Buffer.from(item, 'utf8') };
+  if (Buffer.isBuffer(item)) return { tag: Tag.Bytes, bytes: item };
+  const plain = encodePlain(item);
+  if (plain !== undefined) return { tag: Tag.Plain, bytes: plain };
   if ((typeof item !== 'object' && typeof item !== 'function') || item === null) {
     return { tag: Tag.Value, bytes: serializeEncoded(item, item, PATH) };
   }
-  if (Buffer.isBuffer(item)) return { tag: Tag.Bytes, bytes: item };
   const out = new Outgoing();
   const encoded = out.encode(item, PATH);
   const reduced = out.reduced();
@@ -99,6 +106,8 @@ export type TakenItem =
 /** Deserializes a message. `message.bytes` may be a view of the ring: nothing keeps it. */
 export function takeItem(message: RawMessage): TakenItem {
   switch (message.tag) {
+    case Tag.Plain:
+      return { item: decodePlain(message.bytes) };
     case Tag.Value:
       return { item: deserialize(message.bytes) };
     case Tag.Bytes:

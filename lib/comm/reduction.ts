@@ -210,9 +210,21 @@ export class Outgoing {
       return placeholder;
     }
     if (Array.isArray(value)) {
-      const copy: unknown[] = new Array(value.length);
+      const n = value.length;
+      const copy: unknown[] = new Array(n);
       this.#copies.set(value, copy);
-      for (const key of Object.keys(value)) (copy as unknown as Record<string, unknown>)[key] = this.#encode((value as unknown as Record<string, unknown>)[key]);
+      // Elements by index (skipping holes keeps them holes), then the other own keys, which Object.keys lists
+      // after the elements' (walking all its keys would cost a string per element).
+      const keys = Object.keys(value);
+      let elements = 0;
+      for (let i = 0; i < n; i++) {
+        if (!(i in value)) continue;
+        copy[i] = this.#encode(value[i]);
+        elements++;
+      }
+      for (let k = elements; k < keys.length; k++) {
+        (copy as unknown as Record<string, unknown>)[keys[k]!] = this.#encode((value as unknown as Record<string, unknown>)[keys[k]!]);
+      }
       return copy;
     }
     if (value instanceof Map) {

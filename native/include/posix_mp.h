@@ -362,7 +362,8 @@ static inline void* pmp_payload(void* base) { return (char*)base + PMP_PAYLOAD_O
  * Tags: 1 = V8-serialized value, 2 = raw bytes (a Node Buffer), 3 = V8-serialized value with what Node's
  * reduction step took out of it (named shared objects, functions and classes by module and name: Node only),
  * 4 = a number (float64, native byte order), 5 = a string (UTF-8), 6 = a uint32 token and then as 3, the
- * item's descriptors being on the anonymous queue's socket pair (Node only: see lib/comm/queue_channel.ts).
+ * item's descriptors being on the anonymous queue's socket pair (Node only: see lib/comm/queue_channel.ts),
+ * 7 = plain data (objects, arrays, strings, numbers...) in a compact format of Node's (see lib/comm/plain_codec.ts).
  */
 typedef struct pmp_queue {
   pmp_lock put_lock;
@@ -392,6 +393,7 @@ typedef char pmp_queue_layout_check[sizeof(pmp_queue) == 128 ? 1 : -1];
 #define PMP_QUEUE_TAG_NUMBER 4u
 #define PMP_QUEUE_TAG_STRING 5u
 #define PMP_QUEUE_TAG_PASSED 6u
+#define PMP_QUEUE_TAG_PLAIN 7u
 #define PMP_QUEUE_SLICE_MS 1000
 #define PMP_QUEUE_LIVENESS_MS 50
 
