@@ -3,19 +3,22 @@
  * by it.
  *
  * The fork server is a zygote: a prepared interpreter (`node dist/child.js --posix-mp-zygote`) that, instead
- * of waiting for a job, serves forks (zygote.ts). Its job channel is its control socket. Each start sends it
- * one request carrying three descriptors — the child's job channel and this process's stdout and stderr —
- * and waits, for a bounded time, for the child's pid on the job channel. The child is then an Interpreter
- * like any other: it receives its job on the channel, reports its exit status on it, and the zygote, which
- * reaps it, relays the status there too (exit code or signal, see ChildWatches::AddForked).
+ * of waiting for a job, serves forks (zygote.ts). Its job channel is its control socket. Each start writes
+ * the job into a new job channel, sends the zygote one request carrying three descriptors — that channel and
+ * this process's stdout and stderr — and waits, for a bounded time, for the child's pid on the channel. The
+ * child, forked beforehand and waiting, finds its job there at once; it is then an Interpreter like any
+ * other: it reports its exit status on the channel, and the zygote, which reaps it, relays the status there
+ * too (exit code or signal, see ChildWatches::AddForked).
  *
  * The zygote is started on first use, never keeps this process's event loop alive, dies with this process
  * (PR_SET_PDEATHSIG) and when this process closes the control socket; if it dies it is started again at the
  * next start. A start never hangs on it: without a reply in time the zygote is killed and the start falls
  * back to 'spawn'; after repeated failures this process stops using it.
  */
+import type { PassedFile } from '../comm/reduction.js';
 import { binding } from '../internal/native.js';
 import { forkServerAddon } from './forkserver_native.js';
+import { sendJob } from './job.js';
 import { bootFingerprint, Interpreter } from './prepared.js';
 
 /** The argument that makes dist/child.js a zygote (see child.ts). */
@@ -41,7 +44,7 @@ class ForkServer {
     process.once('exit', () => this.#stop());
   }
 
-  fork(daemon: boolean): Interpreter | undefined {
+  fork(daemon: boolean, job: Buffer, files: readonly PassedFile[]): Interpreter | undefined {
     const addon = forkServerAddon();
     if (!addon || this.#failures >= MAX_FAILURES) return undefined;
     const zygote = this.#running();
@@ -49,6 +52,8 @@ class ForkServer {
     const [ours, theirs] = binding.socketPair();
     let pid = 0;
     try {
+      // Before the request: the child reads it as soon as it has its channel, without waiting for us.
+      sendJob(ours, job, files);
       try {
         binding.sendMessage(zygote.channel!, REQUEST, [theirs, 1, 2]);
       } finally {
@@ -60,7 +65,7 @@ class ForkServer {
         if (reply !== null && reply.bytes.length === 4) pid = reply.bytes.readInt32LE(0);
       }
     } catch {
-      // The zygote died (EPIPE) or this process is out of descriptors: counted as a failure below.
+      // The zygote died (EPIPE), or this process is out of descriptors or memory: counted as a failure below.
     }
     if (pid <= 0) {
       // No reply in time, or the zygote closed the channel: it could not fork, or it is broken.
@@ -109,7 +114,10 @@ function server(): ForkServer {
   return (g[SERVER] ??= new ForkServer());
 }
 
-/** A child forked by this process's fork server, or undefined if the fork server cannot start one now. */
-export function forkFromServer(daemon: boolean): Interpreter | undefined {
-  return server().fork(daemon);
+/**
+ * A child forked by this process's fork server, its job sent, or undefined if the fork server cannot start
+ * one now.
+ */
+export function forkFromServer(daemon: boolean, job: Buffer, files: readonly PassedFile[]): Interpreter | undefined {
+  return server().fork(daemon, job, files);
 }
