@@ -184,6 +184,24 @@ function reviveJob(job: Job, fds: number[], { target, cls, functions }: Found): 
   return async () => (target as ((...a: unknown[]) => unknown) | undefined)?.(...args);
 }
 
+/**
+ * In the zygote: imports the modules of setForkserverPreload(), as a child imports its target's module —
+ * `isMainProcess()` false and starts refused meanwhile — then is no child again. A module that fails is left
+ * out: each child imports it itself, and reports the error.
+ */
+async function preload(modules: string[]): Promise<void> {
+  if (modules.length === 0) return;
+  setChildState({ name: 'ForkServer', daemon: false, parentPid: process.ppid, identity: [], bootstrapping: true });
+  for (const module of modules) {
+    try {
+      await loadModule(module);
+    } catch {
+      // Left out (see above).
+    }
+  }
+  setChildState(undefined);
+}
+
 async function main(): Promise<void> {
   // A zygote (the 'forkserver' start method) serves forks instead of running a job; each forked child
   // continues below as a prepared interpreter.
@@ -194,7 +212,10 @@ async function main(): Promise<void> {
   // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
   await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise((resolve) => setImmediate(resolve));
-  if (zygote) await serveForks();
+  if (zygote) {
+    await preload(process.argv.slice(3));
+    await serveForks();
+  }
   // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
   binding.closeOnExec(CHANNEL_FD);
   channelIdentity = channelIdentityOf(CHANNEL_FD);

@@ -16,10 +16,12 @@
  * back to 'spawn'; after repeated failures this process stops using it.
  */
 import type { PassedFile } from '../comm/reduction.js';
+import { invalidArgType } from '../internal/errors.js';
 import { binding } from '../internal/native.js';
 import { forkServerAddon } from './forkserver_native.js';
 import { sendJob } from './job.js';
 import { bootFingerprint, Interpreter } from './prepared.js';
+import { callerModule, resolveModule } from './target.js';
 
 /** The argument that makes dist/child.js a zygote (see child.ts). */
 export const ZYGOTE_ARG = '--posix-mp-zygote';
@@ -38,6 +40,10 @@ const MAX_FAILURES = 3;
 class ForkServer {
   #zygote: Interpreter | undefined;
   #failures = 0;
+  /** The modules a new zygote imports before it serves (setForkserverPreload), as URLs. */
+  preload: readonly string[] = [];
+  /** Those the running zygote imported. */
+  #preloaded: readonly string[] = [];
 
   constructor() {
     // Closing the control socket ends the zygote at once (in a worker_thread that ends, say).
@@ -81,14 +87,18 @@ class ForkServer {
     return new Interpreter(0, !daemon, { pid, channel: ours });
   }
 
-  /** The zygote, started if there is none, or if this process's Node boot variables changed since. */
+  /**
+   * The zygote, started if there is none, or if this process's Node boot variables or the modules to
+   * preload changed since.
+   */
   #running(): Interpreter | undefined {
     const current = this.#zygote;
-    if (current && !current.waitSync(0) && current.fingerprint === bootFingerprint()) return current;
+    if (current && !current.waitSync(0) && current.fingerprint === bootFingerprint() && same(this.#preloaded, this.preload)) return current;
     this.#stop();
     let zygote: Interpreter;
     try {
-      zygote = new Interpreter(SIGKILL, false, 'zygote');
+      zygote = new Interpreter(SIGKILL, false, { preload: this.preload });
+      this.#preloaded = this.preload;
     } catch {
       this.#failures++;
       return undefined;
@@ -106,12 +116,35 @@ class ForkServer {
   }
 }
 
+function same(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((module, i) => module === b[i]);
+}
+
 const SERVER = Symbol.for('posix-mp.forkserver');
 
 /** One fork server per process (per worker_thread), shared by the ESM and CommonJS copies of the package. */
 function server(): ForkServer {
   const g = globalThis as { [SERVER]?: ForkServer };
   return (g[SERVER] ??= new ForkServer());
+}
+
+/**
+ * Sets the modules the fork server imports before it serves (Python's `set_forkserver_preload()`): their
+ * children find them loaded, so a target's module already there costs its child nothing to import. Each is a
+ * path, a file: URL or a package, resolved like a target's `{ module }` (relative to the calling module). They
+ * are imported as a child imports its target's module — `isMainProcess()` is false then, and starting a
+ * process throws — so the main module may be listed if its own start-up is guarded as a child's must be. One
+ * that fails to import is left out (its children import it themselves and report the error). What the
+ * modules do when imported is inherited by every child: they should only define things (no timers, servers
+ * or open handles). Takes effect for the next start: a running fork server with another list is replaced.
+ */
+export function setForkserverPreload(modules: readonly (string | URL)[]): void {
+  if (!Array.isArray(modules)) throw invalidArgType('modules', 'an array', modules);
+  const origin = callerModule();
+  server().preload = modules.map((module, i) => {
+    if (typeof module !== 'string' && !(module instanceof URL)) throw invalidArgType(`modules[${i}]`, 'of type string or an instance of URL', module);
+    return resolveModule(module, origin);
+  });
 }
 
 /**

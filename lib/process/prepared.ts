@@ -86,11 +86,11 @@ export function bootFingerprint(): string {
 }
 
 /**
- * Where an interpreter comes from: a fresh Node (`'spawn'`), a fresh Node that becomes the fork server
- * (`'zygote'`, see forkserver.ts), or a fork of the fork server: its pid and our end of its job channel, on
- * which its job has been sent already.
+ * Where an interpreter comes from: a fresh Node (`'spawn'`), a fresh Node that becomes the fork server and
+ * imports the modules to preload (`{ preload }`, see forkserver.ts), or a fork of the fork server: its pid and
+ * our end of its job channel, on which its job has been sent already.
  */
-export type Origin = 'spawn' | 'zygote' | { pid: number; channel: number };
+export type Origin = 'spawn' | { preload: readonly string[] } | { pid: number; channel: number };
 
 /** A child Node running dist/child.js, waiting for (or running) its job. */
 export class Interpreter {
@@ -109,7 +109,7 @@ export class Interpreter {
   constructor(deathSignal: number, ref: boolean, origin: Origin = 'spawn') {
     const onExit = (code: number, signal: number): void => this.#exited(signal !== 0 ? -signal : code);
     this.fingerprint = bootFingerprint();
-    if (typeof origin === 'object') {
+    if (typeof origin === 'object' && 'pid' in origin) {
       // The watch keeps a copy of the channel, on which the exit status comes.
       try {
         binding.watchForkedChild(origin.pid, origin.channel, onExit, ref);
@@ -125,7 +125,7 @@ export class Interpreter {
         {
           file: process.execPath,
           paths: [process.execPath],
-          argv: [process.execPath, ...childExecArgv(), CHILD_SCRIPT, ...(origin === 'zygote' ? [ZYGOTE_ARG] : [])],
+          argv: [process.execPath, ...childExecArgv(), CHILD_SCRIPT, ...(origin === 'spawn' ? [] : [ZYGOTE_ARG, ...origin.preload])],
           envp: environment(),
           cwd: undefined,
           // stdin is /dev/null, as in Python's children; stdout and stderr are shared with this process.
