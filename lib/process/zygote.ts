@@ -2,12 +2,13 @@
  * The 'forkserver' start method, the serving side: what a zygote does (see forkserver.ts), and what a child
  * forked from it does before it continues as a prepared interpreter.
  *
- * The zygote has booted like a prepared interpreter (child.ts: posix-mp loaded, module loader warmed up, no
- * user code). It then hooks the Node platform (native/forkserver/), ignores SIGINT (a Ctrl-C for its owner's
- * process group is its owner's business; the owner's death kills it) and waits on its control socket. Each
- * request is served by a fork; the child leaves the zygote's code with its job channel on descriptor 3 and
- * becomes a full citizen of its own: its pid and parent pid, its random numbers, no descriptor or handle of
- * the zygote's. Its environment, working directory and argv come with its job, as for any child.
+ * The zygote has booted like a prepared interpreter (child.ts: posix-mp loaded, a job rehearsed, no user
+ * code but the modules of setForkserverPreload()). It then hooks the Node platform (native/forkserver/),
+ * ignores SIGINT (a Ctrl-C for its owner's process group is its owner's business; the owner's death kills
+ * it) and waits on its control socket. Each request is served by a child forked ahead of it (a spare, see
+ * serveForks); the child leaves the zygote's code with its job channel on descriptor 3 and becomes a full
+ * citizen of its own: its pid and parent pid, its random numbers, no descriptor or handle of the zygote's.
+ * Its environment, working directory and argv come with its job, as for any child.
  */
 import { randomFillSync } from 'node:crypto';
 import { availableParallelism } from 'node:os';
