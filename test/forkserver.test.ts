@@ -293,6 +293,19 @@ describe('the zygote', () => {
     expect(restarted).not.toBe(zygote);
   });
 
+  it('replaces a spare child killed from outside: the next start still runs its target', async () => {
+    expect(await runChild('sync')).toBe(0);
+    const [zygote] = zygotes();
+    // The spare is the zygote's only child once the child above has been reaped.
+    expect(await until(() => childrenOf(zygote!).length === 1, 10_000)).toBe(true);
+    const [spare] = childrenOf(zygote!);
+    process.kill(spare!.pid, 'SIGKILL');
+    // Reaped by the zygote (gone from /proc), not just dead.
+    expect(await until(() => !readdirSync('/proc').includes(String(spare!.pid)), 10_000)).toBe(true);
+    expect(await runChild('sync')).toBe(0);
+    expect(zygotes()).toEqual([zygote]);
+  });
+
   it('never outlives its owner; daemon children die with the owner, others live on', async () => {
     const code = `
       import { Process, Semaphore } from 'posix-mp';

@@ -66,10 +66,7 @@ class ForkServer {
         // Now only the zygote holds it: if the zygote refuses or dies, our end reads EOF at once.
         binding.closeFd(theirs);
       }
-      if (addon.waitReadable(ours, REPLY_TIMEOUT_MS)) {
-        const reply = binding.receiveMessage(ours, 4);
-        if (reply !== null && reply.bytes.length === 4) pid = reply.bytes.readInt32LE(0);
-      }
+      if (addon.waitReadable(ours, REPLY_TIMEOUT_MS)) pid = receivePid(ours);
     } catch {
       // The zygote died (EPIPE), or this process is out of descriptors or memory: counted as a failure below.
     }
@@ -114,6 +111,20 @@ class ForkServer {
     this.#zygote?.dismiss();
     this.#zygote = undefined;
   }
+}
+
+/** The zygote's reply on a job channel: the child's pid, or 0 if the zygote closed the channel instead. */
+function receivePid(channel: number): number {
+  let reply: ReturnType<typeof binding.receiveMessage>;
+  try {
+    reply = binding.receiveMessage(channel, 4);
+  } catch (error) {
+    // ECONNRESET, once: the spare had died, and the zygote closed its end of the channel, our job unread in
+    // it, right after the pid and the relayed status; the error comes before what is queued.
+    if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
+    reply = binding.receiveMessage(channel, 4);
+  }
+  return reply !== null && reply.bytes.length === 4 ? reply.bytes.readInt32LE(0) : 0;
 }
 
 function same(a: readonly string[], b: readonly string[]): boolean {

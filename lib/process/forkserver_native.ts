@@ -23,8 +23,11 @@ export interface ForkServerAddon {
   serve(controlFd: number, onRequest: () => void): number;
   /** Forks a spare: its pid in the zygote, -1 if V8's worker tasks did not pause in time, 0 in the spare. */
   fork(quiesceMs: number): number;
-  /** In the zygote: the spare `pid` now serves the request with this job channel (its pid is sent there). */
-  adopt(pid: number, channel: number): void;
+  /**
+   * In the zygote: the spare `pid` now serves the request with this job channel (its pid is sent there);
+   * false, nothing sent, if that spare is known to have died.
+   */
+  adopt(pid: number, channel: number): boolean;
   /** In a spare: makes its request's job channel, stdout and stderr descriptors 3, 1 and 2. */
   place(channel: number, stdout: number, stderr: number): void;
   setExitCode(code: number): void;

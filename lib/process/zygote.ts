@@ -111,20 +111,24 @@ export function serveForks(): Promise<void> {
     };
 
     /**
-     * Gives the request to the spare. Its pid goes to the requester first, before anything the child could
-     * send there; the addon keeps the channel until it relays the exit status — which is all the requester
-     * learns of a spare that died before it got its request (a signal from outside).
+     * Gives the request to the spare; false if the spare is known to have died (killed from outside): fork
+     * another. Its pid goes to the requester first, before anything the child could send there; the addon
+     * keeps the channel until it relays the exit status — which is all the requester learns of a spare that
+     * died in the moment between.
      */
-    const handOver = (request: Request): void => {
+    const handOver = (request: Request): boolean => {
       const { pid, socket } = spare!;
       spare = undefined;
-      addon.adopt(pid, request[0]);
-      try {
-        binding.sendMessage(socket, HAND_OVER, request);
-      } catch {
-        // EPIPE: the spare has died; its status is relayed when it is reaped.
+      const adopted = addon.adopt(pid, request[0]);
+      if (adopted) {
+        try {
+          binding.sendMessage(socket, HAND_OVER, request);
+        } catch {
+          // EPIPE: the spare has died; its status is relayed when it is reaped.
+        }
       }
       binding.closeFd(socket);
+      return adopted;
     };
 
     const serveNext = (tries: number): void => {
@@ -138,8 +142,7 @@ export function serveForks(): Promise<void> {
       serving = true;
       const state = forkSpare();
       if (state === 'child') return;
-      if (state === 'ready') {
-        handOver(request);
+      if (state === 'ready' && handOver(request)) {
         queue.shift();
         binding.closeFd(request[1]);
         binding.closeFd(request[2]);

@@ -319,12 +319,19 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, pid);
 }
 
-// adopt(pid, channel): the spare `pid` has been handed a request whose job channel is `channel`. Sends the
-// pid to the requester over the channel, and keeps the channel to relay the child's exit status — at once
-// if the spare has died already.
+// adopt(pid, channel) -> false if the spare `pid` is known to have died (fork another); else true: it is to
+// serve the request whose job channel is `channel`. Sends the pid to the requester over the channel, and keeps
+// the channel to relay the child's exit status — at once if the spare has died meanwhile.
 Napi::Value Adopt(const Napi::CallbackInfo& info) {
   const pid_t pid = Arg(info, 0);
   const int channel = Arg(info, 1);
+  {
+    std::lock_guard<std::mutex> lock(children_mu);
+    if (pid == spare_pid && spare_reaped) {
+      spare_pid = 0;
+      return Napi::Boolean::New(info.Env(), false);
+    }
+  }
   const int32_t reply = pid;
   ssize_t n;
   do n = send(channel, &reply, sizeof reply, MSG_NOSIGNAL);
@@ -339,7 +346,7 @@ Napi::Value Adopt(const Napi::CallbackInfo& info) {
     if (pid == spare_pid) spare_pid = 0;
   }
   if (reaped) Relay(channel, status);
-  return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 // place(channel, stdout, stderr): in a spare that got its request, makes them descriptors 3, 1 and 2.
