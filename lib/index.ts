@@ -16,6 +16,7 @@ export { activeChildren, Process, type JoinOptions, type ProcessOptions, type Ta
 export { cpuCount, currentProcess, isMainProcess, parentProcess, type CurrentProcess } from './process/current.js';
 export { getPreparedInterpreters, setPreparedInterpreters } from './process/prepared.js';
 export { getAllStartMethods, getStartMethod, setStartMethod, type StartMethod } from './process/start_method.js';
+export { setForkserverPreload } from './process/forkserver.js';
 export { BoundedSemaphore, SEM_VALUE_MAX, Semaphore } from './sync/semaphore.js';
 export { SharedArray as Array, RawArray, SharedArray, type SharedArrayConstructor } from './shared/shared_array.js';
 export { SharedMemory, type SharedMemoryOptions } from './shared/shared_memory.js';

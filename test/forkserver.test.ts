@@ -16,6 +16,7 @@ import {
   Process,
   RLock,
   Semaphore,
+  setForkserverPreload,
   setStartMethod,
   Value,
 } from 'posix-mp';
@@ -106,6 +107,43 @@ describe('start methods', () => {
       POSIX_MP_START_METHOD: 'spawn',
     });
     expect(spawnFirst.stdout.trim()).toBe('spawn');
+  });
+});
+
+describe('setForkserverPreload', () => {
+  const preloaded = new URL('./fixtures/forkserver-preload.mjs', import.meta.url);
+
+  /** [the pid that imported the fixture, 1 if a main process did, the child's pid], from a forked child. */
+  async function whoImported(): Promise<number[]> {
+    const out = new SharedArray('i', 3);
+    const p = new Process({ target: { module: preloaded, export: 'whoImported' }, args: [out], startMethod: 'forkserver' });
+    p.start();
+    expect(await p.join()).toBe(0);
+    p.close();
+    const result = [...out];
+    out.close();
+    return result;
+  }
+
+  it('has the fork server import the modules, as a child would, before its children need them', async () => {
+    try {
+      setForkserverPreload([preloaded]);
+      const [importedBy, main, child] = await whoImported();
+      expect(importedBy).not.toBe(child);
+      expect(main).toBe(0);
+      // The same fork server serves every child with that list: they all find the module it imported.
+      expect((await whoImported())[0]).toBe(importedBy);
+    } finally {
+      setForkserverPreload([]);
+    }
+    const [importedBy, , child] = await whoImported();
+    expect(importedBy).toBe(child);
+  });
+
+  it('validates the list', () => {
+    expect(() => setForkserverPreload('posix-mp' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => setForkserverPreload([42 as never])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => setForkserverPreload(['./fixtures/no-such-module.mjs'])).toThrow(expect.objectContaining({ code: 'ERR_MODULE_NOT_FOUND' }));
   });
 });
 
@@ -253,6 +291,19 @@ describe('the zygote', () => {
     const [restarted] = zygotes();
     expect(restarted).toBeDefined();
     expect(restarted).not.toBe(zygote);
+  });
+
+  it('replaces a spare child killed from outside: the next start still runs its target', async () => {
+    expect(await runChild('sync')).toBe(0);
+    const [zygote] = zygotes();
+    // The spare is the zygote's only child once the child above has been reaped.
+    expect(await until(() => childrenOf(zygote!).length === 1, 10_000)).toBe(true);
+    const [spare] = childrenOf(zygote!);
+    process.kill(spare!.pid, 'SIGKILL');
+    // Reaped by the zygote (gone from /proc), not just dead.
+    expect(await until(() => !readdirSync('/proc').includes(String(spare!.pid)), 10_000)).toBe(true);
+    expect(await runChild('sync')).toBe(0);
+    expect(zygotes()).toEqual([zygote]);
   });
 
   it('never outlives its owner; daemon children die with the owner, others live on', async () => {

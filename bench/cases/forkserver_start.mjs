@@ -1,10 +1,12 @@
 // Issue #14: starting processes with the fork server ('forkserver' start method) beside Python's fork start
 // method, in the same run: one start → join, 8 started at once then joined, 20 start → join back to back, and
-// the CPU time a start costs (parent, fork server and child together). The spawn start method's CPU per start
-// is shown too: what every start costs when each child boots a Node.
+// the CPU time a start costs (parent, fork server and child together); then the same with this module
+// preloaded in the fork server (setForkserverPreload), so that a child has nothing to import, as with
+// Python's fork. The spawn start method's CPU per start is shown too: what every start costs when each child
+// boots a Node.
 import { readdirSync, readFileSync } from 'node:fs';
 
-import { getAllStartMethods, Process } from 'posix-mp';
+import { getAllStartMethods, Process, setForkserverPreload } from 'posix-mp';
 
 import { summarize, WARMUP } from '../lib/measure.mjs';
 
@@ -81,18 +83,31 @@ async function cpuPerStart(startMethod) {
   return (total() - before) / CPU_STARTS;
 }
 
-export async function run({ python }) {
-  if (!getAllStartMethods().includes('forkserver')) {
-    return { rows: [], notes: ['The fork server is unavailable on this Node: nothing to measure.'] };
-  }
+/** The three timings and the CPU per start of the fork server, as it is configured now. */
+async function measure() {
   const method = 'forkserver';
   const single = await timed(() => joinAll([startNoop(method)]), 21);
   const burst8 = await timed(() => joinAll(Array.from({ length: 8 }, () => startNoop(method))), 9);
   const seq20 = await timed(async () => {
     for (let i = 0; i < 20; i++) await joinAll([startNoop(method)]);
   }, 7);
-  const cpuForkserver = [];
-  for (let i = 0; i < 5; i++) cpuForkserver.push(await cpuPerStart(method));
+  const cpu = [];
+  for (let i = 0; i < 5; i++) cpu.push(await cpuPerStart(method));
+  return { single, burst8, seq20, cpu: summarize(cpu) };
+}
+
+export async function run({ python }) {
+  if (!getAllStartMethods().includes('forkserver')) {
+    return { rows: [], notes: ['The fork server is unavailable on this Node: nothing to measure.'] };
+  }
+  const plain = await measure();
+  setForkserverPreload([import.meta.url]);
+  let preloaded;
+  try {
+    preloaded = await measure();
+  } finally {
+    setForkserverPreload([]);
+  }
   const cpuSpawn = [await cpuPerStart('spawn')];
   const row = (metric, node, py) => ({
     metric,
@@ -104,15 +119,21 @@ export async function run({ python }) {
   });
   return {
     rows: [
-      row('forkserver: one start → join', single, python?.single),
-      row('forkserver: 8 started at once, all joined', burst8, python?.burst8),
-      row('forkserver: 20 start → join back to back', seq20, python?.seq20),
-      row('forkserver: CPU per start (parent + server + child)', summarize(cpuForkserver), python?.cpu),
+      row('forkserver: one start → join', plain.single, python?.single),
+      row('forkserver: 8 started at once, all joined', plain.burst8, python?.burst8),
+      row('forkserver: 20 start → join back to back', plain.seq20, python?.seq20),
+      row('forkserver: CPU per start (parent + server + child)', plain.cpu, python?.cpu),
+      row('forkserver, module preloaded: one start → join', preloaded.single, python?.single),
+      row('forkserver, module preloaded: 8 at once, all joined', preloaded.burst8, python?.burst8),
+      row('forkserver, module preloaded: 20 back to back', preloaded.seq20, python?.seq20),
+      row('forkserver, module preloaded: CPU per start', preloaded.cpu, python?.cpu),
       { metric: 'spawn: CPU per start (parent + child)', unit: 'ms', node: summarize(cpuSpawn), python: python?.cpu },
     ],
     notes: [
       "Python: the fork start method. Its join() returns once the child is reaped; posix-mp's join() resolves " +
         'on the exit status the child reports just before _exit().',
+      'Module preloaded: setForkserverPreload([the target’s module]) — the fork server imports it once, so a ' +
+        'child finds it loaded (Python’s fork child has it too: it is a copy of the parent).',
       `CPU per start: user + system time over ${CPU_STARTS} starts of this process, the fork server and ` +
         'their reaped children (clock ticks of 10 ms: figures below ~0.5 ms are rounding). The spawn row ' +
         'includes the boot of each prepared interpreter (a Node boot per start).',

@@ -9,7 +9,7 @@
  * drained; n on `process.exit(n)`; 1 when the target throws or rejects (the stack is printed on stderr
  * after `Process <name>:`), or when the target cannot be found (the message says what to export).
  */
-import { fstatSync, openSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 // The whole package, first: a prepared interpreter has it loaded before its job arrives, and every class of
@@ -21,11 +21,12 @@ import { binding } from '../internal/native.js';
 import { CHANNEL_FD } from './prepared.js';
 import { runtimes, type Runtime } from './process.js';
 import { setChildState, type ChildState } from './current.js';
-import { receiveJob, type Job } from './job.js';
+import { encodeJob, receiveJob, sendJob, type Job } from './job.js';
 import { ZYGOTE_ARG } from './forkserver.js';
 import { prepareZygote, serveForks } from './zygote.js';
 import { Semaphore } from '../sync/semaphore.js';
-import { decode, loadReferences, Outgoing, reviveShared } from '../comm/reduction.js';
+import { loadReferences } from '../comm/reduction.js';
+import { Pipe } from '../comm/pipe.js';
 import { isCommonJs, loadModule, locatedIn } from '../comm/location.js';
 import { Value } from '../shared/value.js';
 
@@ -69,34 +70,46 @@ function runtimeFor(job: Job, cls: Function | undefined): Runtime {
   return all.esm!;
 }
 
-/**
- * Runs the module loader the way the job will, so that its first-use costs (~2 ms) are paid while idle and
- * the job's module costs only itself: this package's entry by its name through import(), then a module that
- * imports it by name through load(), as the job's module will be.
- */
-async function warmUp(): Promise<void> {
-  const self = 'posix-mp';
-  try {
-    await import(self);
-  } catch {
-    await import(new URL('./index.js', import.meta.url).href);
-  }
-  await loadModule(new URL('./child_warm_up.js', import.meta.url).href);
-  warmUpRevival();
-}
+/** The module of the rehearsed job (child_warm_up.ts). */
+const REHEARSAL_MODULE = new URL('./child_warm_up.js', import.meta.url).href;
 
 /**
- * Passes a few anonymous objects of this interpreter's own through the same encoding and revival a job's
- * arguments go through (their memory file reopened through /proc/self/fd, as if received), so that the code
- * doing it is compiled while idle: in a fresh interpreter that first revival costs ~2 ms of a prepared start.
+ * Runs a whole job through this bootstrap while idle, as a real one will run: built and sent on a socket pair
+ * of its own, received, its module loaded by name as users' modules import this package, a Process subclass
+ * and its target found, the arguments revived — shared objects and a Connection — and the target run. Every
+ * function on that path is then compiled (in a fresh interpreter, ~2 ms of a start), and a child of the fork
+ * server inherits it so. Nothing of the current process changes: its environment, working directory and argv
+ * are adopted as they are, no child state is set, and the objects are closed.
  */
-function warmUpRevival(): void {
-  const objects = [new Value('q', 0n), new Lock(), new Semaphore(0), new Event()];
-  const out = new Outgoing();
-  const encoded = out.encode(objects, 'objects');
-  const fds = out.files.map((file) => openSync(`/proc/self/fd/${file.fd}`, 'r+'));
-  const revived = decode(encoded, reviveShared(out.descriptions, out.files.map((file) => file.id), fds));
-  for (const object of [...(revived as typeof objects), ...objects]) object.close();
+async function rehearse(): Promise<void> {
+  try {
+    await import('posix-mp');
+  } catch {
+    // Not resolvable by its name from here (a copy of dist/ outside the package): the loader is warmed below.
+    await import(new URL('./index.js', import.meta.url).href);
+  }
+  const [near, far] = Pipe();
+  const objects = { value: new Value('q', 0n), lock: new Lock(), semaphore: new Semaphore(0), event: new Event(), connection: far };
+  const { body, files } = encodeJob({
+    target: { module: REHEARSAL_MODULE, export: 'rehearse' },
+    processClass: { locator: { module: REHEARSAL_MODULE, export: 'Rehearsal' }, fields: {} },
+    args: [objects],
+    name: 'rehearsal',
+    daemon: false,
+    identity: [],
+  });
+  const [ours, theirs] = binding.socketPair();
+  try {
+    sendJob(ours, body, files);
+    channelIdentityOf(theirs);
+    const { job, fds } = receiveJob(theirs)!;
+    adoptEnvironment(job);
+    await reviveJob(job, fds, await findJobCode(job))();
+  } finally {
+    binding.closeFd(ours);
+    binding.closeFd(theirs);
+    for (const object of [...Object.values(objects), near]) object.close();
+  }
 }
 
 /**
@@ -121,8 +134,14 @@ function exitFast(): void {
   (process as unknown as { reallyExit(code: number): never }).reallyExit = (code) => binding.exitNow(code, reportFd());
 }
 
-/** The job channel's identity, recorded when the job arrived (see reportFd). */
+/** The job channel's identity, recorded before the job arrived (see reportFd). */
 let channelIdentity: { dev: number; ino: number } | undefined;
+
+/** Records which socket `fd` is: the one reportFd() expects on descriptor 3 at the end. */
+function channelIdentityOf(fd: number): { dev: number; ino: number } {
+  const { dev, ino } = fstatSync(fd);
+  return { dev, ino };
+}
 
 /**
  * The job channel, over which the exit status is reported to the parent just before `_exit()` (prepared.ts) —
@@ -131,11 +150,56 @@ let channelIdentity: { dev: number; ino: number } | undefined;
  */
 function reportFd(): number {
   try {
-    const stat = fstatSync(CHANNEL_FD);
-    return stat.dev === channelIdentity?.dev && stat.ino === channelIdentity.ino ? CHANNEL_FD : -1;
+    const { dev, ino } = channelIdentityOf(CHANNEL_FD);
+    return dev === channelIdentity?.dev && ino === channelIdentity.ino ? CHANNEL_FD : -1;
   } catch {
     return -1;
   }
+}
+
+/** What a job runs, found in its modules: its target, its Process subclass, the functions among its arguments. */
+interface Found {
+  target: Function | undefined;
+  cls: Function | undefined;
+  functions: Function[];
+}
+
+/** Imports the modules a job names (the user's code: `isMainProcess()` is false and starts throw meanwhile). */
+async function findJobCode(job: Job): Promise<Found> {
+  const target = job.target ? locatedIn(await loadModule(job.target.module), job.target) : undefined;
+  const cls = job.processClass ? locatedIn(await loadModule(job.processClass.locator.module), job.processClass.locator) : undefined;
+  return { target, cls, functions: await loadReferences(job.reduced.references) };
+}
+
+/** Revives a job's arguments (shared objects as working handles) and returns what runs it. */
+function reviveJob(job: Job, fds: number[], { target, cls, functions }: Found): () => Promise<unknown> {
+  const runtime = runtimeFor(job, cls);
+  const objects = runtime.reviveShared(job.reduced.shared, job.reduced.fileIds, fds, functions);
+  const args = runtime.decode(job.args, objects, functions) as unknown[];
+  if (cls) {
+    const fields = runtime.decode(job.processClass!.fields, objects, functions) as Record<string, unknown>;
+    const self = runtime.makeSelf(cls, { name: job.name, daemon: job.daemon, target: target as never, args }, fields);
+    return async () => self.run();
+  }
+  return async () => (target as ((...a: unknown[]) => unknown) | undefined)?.(...args);
+}
+
+/**
+ * In the zygote: imports the modules of setForkserverPreload(), as a child imports its target's module —
+ * `isMainProcess()` false and starts refused meanwhile — then is no child again. A module that fails is left
+ * out: each child imports it itself, and reports the error.
+ */
+async function preload(modules: string[]): Promise<void> {
+  if (modules.length === 0) return;
+  setChildState({ name: 'ForkServer', daemon: false, parentPid: process.ppid, identity: [], bootstrapping: true });
+  for (const module of modules) {
+    try {
+      await loadModule(module);
+    } catch {
+      // Left out (see above).
+    }
+  }
+  setChildState(undefined);
 }
 
 async function main(): Promise<void> {
@@ -143,16 +207,18 @@ async function main(): Promise<void> {
   // continues below as a prepared interpreter.
   const zygote = process.argv[2] === ZYGOTE_ARG;
   if (zygote) prepareZygote();
-  await warmUp();
+  await rehearse();
   // Let the event loop turn before the blocking read: work V8 posted as tasks meanwhile — the scavenge that
   // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
   await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise((resolve) => setImmediate(resolve));
-  if (zygote) await serveForks();
+  if (zygote) {
+    await preload(process.argv.slice(3));
+    await serveForks();
+  }
   // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
   binding.closeOnExec(CHANNEL_FD);
-  const { dev, ino } = fstatSync(CHANNEL_FD);
-  channelIdentity = { dev, ino };
+  channelIdentity = channelIdentityOf(CHANNEL_FD);
   // A prepared interpreter sleeps here, in a blocking read, until it gets a job or its parent goes away.
   const received = receiveJob(CHANNEL_FD);
   if (received === null) process.exit(0);
@@ -169,38 +235,19 @@ async function main(): Promise<void> {
   // SIGKILL as its death signal, which only daemons keep.
   binding.setParentDeathSignal(job.daemon ? SIGKILL : 0);
 
-  let target: Function | undefined;
-  let cls: Function | undefined;
-  let functions: Function[] = [];
+  let run: () => Promise<unknown>;
   try {
     adoptEnvironment(job);
-    if (job.target) target = locatedIn(await loadModule(job.target.module), job.target);
-    if (job.processClass) cls = locatedIn(await loadModule(job.processClass.locator.module), job.processClass.locator);
-    functions = await loadReferences(job.reduced.references);
-  } catch (error) {
-    fail(job.name, error);
-  }
-  state.bootstrapping = false;
-
-  const runtime = runtimeFor(job, cls);
-  let args: unknown[];
-  let fields: Record<string, unknown> | undefined;
-  try {
-    const objects = runtime.reviveShared(job.reduced.shared, job.reduced.fileIds, fds, functions);
-    args = runtime.decode(job.args, objects, functions) as unknown[];
-    if (job.processClass) fields = runtime.decode(job.processClass.fields, objects, functions) as Record<string, unknown>;
+    const found = await findJobCode(job);
+    state.bootstrapping = false;
+    run = reviveJob(job, fds, found);
   } catch (error) {
     fail(job.name, error);
   }
   exitWhenDrained();
   exitFast();
   try {
-    if (cls) {
-      const self = runtime.makeSelf(cls, { name: job.name, daemon: job.daemon, target: target as never, args }, fields!);
-      await self.run();
-    } else if (target) {
-      await (target as (...a: unknown[]) => unknown)(...args);
-    }
+    await run();
   } catch (error) {
     fail(job.name, error);
   }

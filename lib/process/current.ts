@@ -44,8 +44,8 @@ export function childState(): ChildState | undefined {
   return global[CHILD];
 }
 
-/** Marks this process as a Process child (called by the bootstrap). */
-export function setChildState(state: ChildState): void {
+/** Marks this process as a Process child (called by the bootstrap), or no longer one (undefined). */
+export function setChildState(state: ChildState | undefined): void {
   global[CHILD] = state;
 }
 

@@ -21,8 +21,15 @@ export interface ForkServerAddon {
   hook(workerThreads: number): void;
   /** Makes this hooked process a zygote; returns the control socket's new descriptor. */
   serve(controlFd: number, onRequest: () => void): number;
-  /** The child's pid in the zygote, -1 if V8's worker tasks did not pause in time, 0 in the child. */
-  fork(channel: number, stdout: number, stderr: number, quiesceMs: number): number;
+  /** Forks a spare: its pid in the zygote, -1 if V8's worker tasks did not pause in time, 0 in the spare. */
+  fork(quiesceMs: number): number;
+  /**
+   * In the zygote: the spare `pid` now serves the request with this job channel (its pid is sent there);
+   * false, nothing sent, if that spare is known to have died.
+   */
+  adopt(pid: number, channel: number): boolean;
+  /** In a spare: makes its request's job channel, stdout and stderr descriptors 3, 1 and 2. */
+  place(channel: number, stdout: number, stderr: number): void;
   setExitCode(code: number): void;
   getpid(): number;
   getppid(): number;

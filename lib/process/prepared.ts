@@ -29,7 +29,7 @@ import { sendJob } from './job.js';
 import type { PassedFile } from '../comm/reduction.js';
 import { validateInteger } from '../internal/validate.js';
 import { forkFromServer, ZYGOTE_ARG } from './forkserver.js';
-import { getStartMethod, type StartMethod } from './start_method.js';
+import type { StartMethod } from './start_method.js';
 
 /** The job channel's descriptor number in the child. */
 export const CHANNEL_FD = 3;
@@ -86,10 +86,11 @@ export function bootFingerprint(): string {
 }
 
 /**
- * Where an interpreter comes from: a fresh Node (`'spawn'`), a fresh Node that becomes the fork server
- * (`'zygote'`, see forkserver.ts), or a fork of the fork server: its pid and our end of its job channel.
+ * Where an interpreter comes from: a fresh Node (`'spawn'`), a fresh Node that becomes the fork server and
+ * imports the modules to preload (`{ preload }`, see forkserver.ts), or a fork of the fork server: its pid and
+ * our end of its job channel, on which its job has been sent already.
  */
-export type Origin = 'spawn' | 'zygote' | { pid: number; channel: number };
+export type Origin = 'spawn' | { preload: readonly string[] } | { pid: number; channel: number };
 
 /** A child Node running dist/child.js, waiting for (or running) its job. */
 export class Interpreter {
@@ -108,15 +109,14 @@ export class Interpreter {
   constructor(deathSignal: number, ref: boolean, origin: Origin = 'spawn') {
     const onExit = (code: number, signal: number): void => this.#exited(signal !== 0 ? -signal : code);
     this.fingerprint = bootFingerprint();
-    if (typeof origin === 'object') {
+    if (typeof origin === 'object' && 'pid' in origin) {
+      // The watch keeps a copy of the channel, on which the exit status comes.
       try {
         binding.watchForkedChild(origin.pid, origin.channel, onExit, ref);
-      } catch (error) {
+      } finally {
         binding.closeFd(origin.channel);
-        throw error;
       }
       this.pid = origin.pid;
-      this.#channel = origin.channel;
       return;
     }
     const [ours, theirs] = binding.socketPair();
@@ -125,7 +125,7 @@ export class Interpreter {
         {
           file: process.execPath,
           paths: [process.execPath],
-          argv: [process.execPath, ...childExecArgv(), CHILD_SCRIPT, ...(origin === 'zygote' ? [ZYGOTE_ARG] : [])],
+          argv: [process.execPath, ...childExecArgv(), CHILD_SCRIPT, ...(origin === 'spawn' ? [] : [ZYGOTE_ARG, ...origin.preload])],
           envp: environment(),
           cwd: undefined,
           // stdin is /dev/null, as in Python's children; stdout and stderr are shared with this process.
@@ -314,19 +314,28 @@ function pool(): PreparedPool {
 }
 
 /**
- * An interpreter for a new Process. With 'forkserver', a fork of the fork server, unless it is unavailable
- * right now. Else a prepared one if there is one, else a cold one started now (never waiting for a prepared
- * one to boot); either way the pool is topped up in the background.
+ * An interpreter running a new Process's job, sent to it. With 'forkserver', a fork of the fork server,
+ * unless it is unavailable right now. Else a prepared one if there is one, else a cold one started now (never
+ * waiting for a prepared one to boot); either way the pool is topped up in the background.
  */
-export function acquireInterpreter(daemon: boolean, method: StartMethod = getStartMethod()): Interpreter {
+export function startInterpreter(daemon: boolean, method: StartMethod, job: Buffer, files: readonly PassedFile[]): Interpreter {
   if (method === 'forkserver') {
-    const forked = forkFromServer(daemon);
+    const forked = forkFromServer(daemon, job, files);
     if (forked) return forked;
   }
-  const prepared = pool().take();
-  if (prepared) return prepared;
   // A cold child gets its final death signal at once; a prepared one adjusts its own (see child.ts).
-  return new Interpreter(daemon ? SIGKILL : 0, !daemon);
+  const cold = (): Interpreter => new Interpreter(daemon ? SIGKILL : 0, !daemon);
+  let interpreter = pool().take() ?? cold();
+  try {
+    interpreter.send(job, files);
+  } catch (error) {
+    // A prepared interpreter that died a moment ago: start a fresh one instead (a cold one cannot be gone).
+    interpreter.dismiss();
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE' && (error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
+    interpreter = cold();
+    interpreter.send(job, files);
+  }
+  return interpreter;
 }
 
 /**

@@ -10,13 +10,13 @@
 import { inspect } from 'node:util';
 
 import { closedError, invalidArgType, invalidArgValue, mpError } from '../internal/errors.js';
-import { acquireInterpreter, Interpreter } from './prepared.js';
+import { startInterpreter, type Interpreter } from './prepared.js';
 import { decode, reviveShared } from '../comm/reduction.js';
 import { loadModule, locatedIn } from '../comm/location.js';
 import { validateBoolean, validateOptions, validateTimeout } from '../internal/validate.js';
 import { childState, registry } from './current.js';
 import { encodeJob, type JobSource } from './job.js';
-import { validateStartMethod, type StartMethod } from './start_method.js';
+import { getStartMethod, validateStartMethod, type StartMethod } from './start_method.js';
 import { bootstrapping, callerModule, checkNoPrivateFields, locateFunction, locateTarget, resolveModule, validateTarget, type Target } from './target.js';
 
 export type { Target } from './target.js';
@@ -176,17 +176,7 @@ export class Process {
     if (state?.bootstrapping) throw bootstrapping();
     if (state?.daemon) throw mpError('ERR_MP_DAEMON', 'daemonic processes are not allowed to have children');
     const { body, files } = encodeJob(this.#jobSource());
-
-    let interpreter = acquireInterpreter(this.#daemon, this.#startMethod);
-    try {
-      interpreter.send(body, files);
-    } catch (error) {
-      // A prepared interpreter that died a moment ago: start a fresh one instead (a cold one cannot be gone).
-      interpreter.dismiss();
-      if ((error as NodeJS.ErrnoException).code !== 'EPIPE' && (error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
-      interpreter = new Interpreter(this.#daemon ? SIGKILL : 0, !this.#daemon);
-      interpreter.send(body, files);
-    }
+    const interpreter = startInterpreter(this.#daemon, this.#startMethod ?? getStartMethod(), body, files);
     this.#interpreter = interpreter;
     interpreter.onExit = () => {
       for (const resolve of [...this.#joiners]) resolve();

@@ -2,9 +2,10 @@
 // zygote.ts). A separate addon from posix_mp because it needs Node internals (node.h: the platform, the
 // environment's exit handler), which are tied to one Node ABI; the main addon stays N-API only.
 //
-// The zygote is an idle Node with posix-mp loaded. For each request it forks: the child continues as a
-// prepared interpreter waiting for its job on descriptor 3; the zygote reaps its children and relays each
-// exit status to the requester over the child's job channel.
+// The zygote is an idle Node with posix-mp loaded. It forks each child ahead of its request: that spare
+// child sets itself up and waits on a socket of its own; a request hands it its job channel, stdout and
+// stderr, and it continues as a prepared interpreter waiting for its job on descriptor 3. The zygote reaps its
+// children and relays each exit status to the requester over the child's job channel.
 // node.h first: it defines NAPI_VERSION as this Node's (this addon is built per Node ABI anyway).
 #include <node.h>
 // clang-format off
@@ -22,11 +23,14 @@
 #include <uv.h>
 
 #include <climits>
+#include <cstdint>
 #include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "forkserver/platform_hooks.h"
 
@@ -64,11 +68,16 @@ int32_t Arg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The zygote's children: each one's job channel, kept until it is reaped and its status relayed.
+// The zygote's children: each one's job channel, kept until it is reaped and its status relayed; and the
+// spare, forked but not yet given a request (see Fork and Adopt).
 
 std::mutex children_mu;
 std::condition_variable children_cv;
 std::unordered_map<pid_t, int> children;  // pid -> the zygote's copy of its job channel
+pid_t spare_pid = 0;                      // the last spare forked, until adopted
+bool spare_reaped = false;                // it died before it was adopted, with spare_status
+int spare_status = 0;
+int unreaped = 0;  // children forked and not reaped yet
 bool reaper_started = false;
 
 void Relay(int channel, int status) {
@@ -88,14 +97,21 @@ void Reap() {
     if (pid < 0) {
       if (errno == EINTR) continue;
       std::unique_lock<std::mutex> lock(children_mu);
-      children_cv.wait(lock, [] { return !children.empty(); });
+      children_cv.wait(lock, [] { return unreaped > 0; });
       continue;
     }
     int channel = -1;
     {
       std::lock_guard<std::mutex> lock(children_mu);
+      --unreaped;
       auto it = children.find(pid);
-      if (it == children.end()) continue;
+      if (it == children.end()) {
+        if (pid == spare_pid) {
+          spare_reaped = true;
+          spare_status = status;
+        }
+        continue;
+      }
       channel = it->second;
       children.erase(it);
     }
@@ -176,26 +192,60 @@ Napi::Value Serve(const Napi::CallbackInfo& info) {
 }
 
 // V8 marks its memory MADV_DONTFORK (Node builds it with v8_enable_private_mapping_fork_optimization): a
-// child would have none of its heap. Every mapping is made inheritable again before each fork; V8's threads
-// are quiesced meanwhile, so none maps memory concurrently.
-void InheritAllMemory() {
+// child would have none of its heap. Every mapping is made inheritable again before each fork, while V8's
+// threads are quiesced, so that none maps memory meanwhile.
+//
+// The first time, mapping by mapping from /proc/self/maps, which finds those that madvise refuses (EINVAL:
+// the kernel's [vvar] and [vdso] pages). Then with one madvise per gap between those: it skips the holes of
+// the address space (ENOMEM, harmless) — two calls instead of reading the maps and ~100 calls (~0.2 ms).
+std::vector<std::pair<uintptr_t, uintptr_t>> refused;
+uintptr_t top = uintptr_t{1} << 47;  // at least the top of a 4-level-paging address space
+bool walked = false;
+
+void WalkMaps() {
   FILE* maps = fopen("/proc/self/maps", "re");
   if (maps == nullptr) return;
+  refused.clear();
   char line[512];
   while (fgets(line, sizeof line, maps) != nullptr) {
     const size_t length = strlen(line);
     const bool complete = length > 0 && line[length - 1] == '\n';
     unsigned long start, end;
-    // V8 marks only anonymous memory; a file mapping (a path) is left alone.
-    if (strchr(line, '/') == nullptr && sscanf(line, "%lx-%lx", &start, &end) == 2 &&
-        strstr(line, "[vsyscall]") == nullptr) {
-      madvise(reinterpret_cast<void*>(start), end - start, MADV_DOFORK);
+    if (sscanf(line, "%lx-%lx", &start, &end) == 2 && strstr(line, "[vsyscall]") == nullptr) {
+      if (madvise(reinterpret_cast<void*>(start), end - start, MADV_DOFORK) != 0 && errno == EINVAL) {
+        if (!refused.empty() && refused.back().second == start) {
+          refused.back().second = end;
+        } else {
+          refused.emplace_back(start, end);
+        }
+      }
+      if (end > top) top = end;
     }
     // A long path: skip the rest of that line.
     while (!complete && fgets(line, sizeof line, maps) != nullptr && line[strlen(line) - 1] != '\n') {
     }
   }
   fclose(maps);
+  walked = true;
+}
+
+bool InheritRange(uintptr_t start, uintptr_t end) {
+  if (end <= start) return true;
+  return madvise(reinterpret_cast<void*>(start), end - start, MADV_DOFORK) == 0 || errno == ENOMEM;
+}
+
+void InheritAllMemory() {
+  if (walked) {
+    uintptr_t from = 0;
+    bool inherited = true;
+    for (const auto& range : refused) {
+      inherited = InheritRange(from, range.first) && inherited;
+      from = range.second;
+    }
+    if (InheritRange(from, top) && inherited) return;
+  }
+  // The first time, or something new refused: mapping by mapping.
+  WalkMaps();
 }
 
 int natural_exit_code = 0;
@@ -213,7 +263,7 @@ void Place(int fd, int target) {
 }
 
 // The child's side of fork(): it owns nothing of the zygote but its loaded code and heap.
-void BecomeChild(Napi::Env env, int channel, int out, int err) {
+void BecomeChild(Napi::Env env) {
   WorkerPool* pool = HookedPool();
   ReplacePool(pool->AfterFork());
   // First a loop of its own: until then its epoll instance is the zygote's, and stopping a handle would
@@ -229,14 +279,6 @@ void BecomeChild(Napi::Env env, int channel, int out, int err) {
   children.clear();
   close(control_fd);
   control_fd = -1;
-  channel = Lift(channel);
-  out = Lift(out);
-  err = Lift(err);
-  Place(channel, kChannelFd);
-  Place(out, STDOUT_FILENO);
-  Place(err, STDERR_FILENO);
-  // The zygote ignores SIGINT (a Ctrl-C for its owner's process group must not kill it); a child does not.
-  signal(SIGINT, SIG_DFL);
   // Node's own exit would join the platform's worker threads, which do not exist here: leave with _exit(),
   // from process.exit() and from the end of the event loop alike.
   node::SetProcessExitHandler(CurrentEnvironment(), [](node::Environment*, int code) {
@@ -249,37 +291,75 @@ void BecomeChild(Napi::Env env, int channel, int out, int err) {
   });
 }
 
-// fork(channel, stdout, stderr, quiesceMs) -> in the zygote the child's pid, or -1 when V8's worker tasks
-// did not pause within quiesceMs (try again after a turn of the event loop); 0 in the child, whose job
-// channel, stdout and stderr are then descriptors 3, 1 and 2. The zygote sends the pid to the requester
-// over the channel and keeps its copy of the channel to relay the child's exit status.
+// fork(quiesceMs) -> in the zygote the new spare's pid, or -1 when V8's worker tasks did not pause within
+// quiesceMs (try again after a turn of the event loop); 0 in the spare. The spare has nothing of the zygote's
+// descriptors but those the caller opened for it; it waits for a request (place) before it is anyone's.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int channel = Arg(info, 0);
-  const int out = Arg(info, 1);
-  const int err = Arg(info, 2);
-  const int quiesce_ms = Arg(info, 3);
+  const int quiesce_ms = Arg(info, 0);
   WorkerPool* pool = HookedPool();
   if (pool == nullptr || control_fd < 0) throw Napi::Error::New(env, "not a zygote");
-  InheritAllMemory();
   if (!pool->Quiesce(quiesce_ms)) return Napi::Number::New(env, -1);
+  InheritAllMemory();
+  // Held across fork(): the reaper must know the spare before it can reap it.
   std::unique_lock<std::mutex> lock(children_mu);
   const pid_t pid = fork();
   if (pid == 0) {
     lock.release();  // the reaper does not exist here
-    BecomeChild(env, channel, out, err);
+    BecomeChild(env);
     return Napi::Number::New(env, 0);
   }
   const int error = errno;
   pool->Resume();
   if (pid < 0) throw ErrnoError(env, error, "fork");
+  spare_pid = pid;
+  spare_reaped = false;
+  ++unreaped;
+  children_cv.notify_one();
+  return Napi::Number::New(env, pid);
+}
+
+// adopt(pid, channel) -> false if the spare `pid` is known to have died (fork another); else true: it is to
+// serve the request whose job channel is `channel`. Sends the pid to the requester over the channel, and keeps
+// the channel to relay the child's exit status — at once if the spare has died meanwhile.
+Napi::Value Adopt(const Napi::CallbackInfo& info) {
+  const pid_t pid = Arg(info, 0);
+  const int channel = Arg(info, 1);
+  {
+    std::lock_guard<std::mutex> lock(children_mu);
+    if (pid == spare_pid && spare_reaped) {
+      spare_pid = 0;
+      return Napi::Boolean::New(info.Env(), false);
+    }
+  }
   const int32_t reply = pid;
   ssize_t n;
   do n = send(channel, &reply, sizeof reply, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
-  children.emplace(pid, channel);
-  children_cv.notify_one();
-  return Napi::Number::New(env, pid);
+  bool reaped;
+  int status;
+  {
+    std::lock_guard<std::mutex> lock(children_mu);
+    reaped = pid == spare_pid && spare_reaped;
+    status = spare_status;
+    if (!reaped) children.emplace(pid, channel);
+    if (pid == spare_pid) spare_pid = 0;
+  }
+  if (reaped) Relay(channel, status);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// place(channel, stdout, stderr): in a spare that got its request, makes them descriptors 3, 1 and 2.
+Napi::Value PlaceRequest(const Napi::CallbackInfo& info) {
+  const int channel = Lift(Arg(info, 0));
+  const int out = Lift(Arg(info, 1));
+  const int err = Lift(Arg(info, 2));
+  Place(channel, kChannelFd);
+  Place(out, STDOUT_FILENO);
+  Place(err, STDERR_FILENO);
+  // The zygote ignores SIGINT (a Ctrl-C for its owner's process group must not kill it); a child does not.
+  signal(SIGINT, SIG_DFL);
+  return info.Env().Undefined();
 }
 
 // setExitCode(code): the status a child leaves with when its event loop ends without process.exit().
@@ -318,6 +398,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hook", Napi::Function::New(env, Hook, "hook"));
   exports.Set("serve", Napi::Function::New(env, Serve, "serve"));
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("adopt", Napi::Function::New(env, Adopt, "adopt"));
+  exports.Set("place", Napi::Function::New(env, PlaceRequest, "place"));
   exports.Set("setExitCode", Napi::Function::New(env, SetExitCode, "setExitCode"));
   exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
   exports.Set("getppid", Napi::Function::New(env, GetPpid, "getppid"));
