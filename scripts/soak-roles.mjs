@@ -1,18 +1,27 @@
 // What the soak test's workers do, one role per kind of shared object, and how the driver checks each.
 //
-// A role has: `create(prefix)` (the driver makes the named objects), `open(prefix)` (a worker opens them),
-// `step(objects, slot)` (one operation in a worker, sync or async), and `check(objects, view)` (the
-// driver's invariant, returning a string on violation). `slot` is the worker's row of shared bookkeeping:
-// `slot.phase` is 1 while the worker is inside a critical section whose effect a SIGKILL could leave half done,
-// `slot.ops` counts completed operations (written inside the same critical section as their effect). The
-// driver declares a kill while phase is 1 an in-flight loss, which the counting invariants allow for.
-// Queues, Pools and Managers plug in as further roles.
+// A role has: `create(prefix, roles)` (the driver makes the named objects: one or an array), `open(prefix,
+// roles)` (a worker opens them; the driver too, unless the role has `driverOpen`), `step(objects, slot, view)`
+// (one operation in a worker, sync or async), and `check(objects, view)` (the driver's invariant, returning a
+// string on violation). `slot` is the worker's row of shared bookkeeping: `slot.phase` is 1 while the worker
+// is inside a critical section whose effect a SIGKILL could leave half done, `slot.ops` counts completed
+// operations (written inside the same critical section as their effect), `slot.detail` is the role's own. The
+// driver declares a kill while phase is 1 an in-flight loss, which the counting invariants allow for, and
+// calls `onKilled(objects, phase, slot, allHandles)`. Optional: `lockOf` (the driver checks holding it),
+// `final` (the check once every worker has stopped), `tick`, `close` (the driver's handles), `leave` (async,
+// a worker's end), `early` (stops before the other roles), `subprocesses`/`killing` (processes a worker
+// started that the driver may SIGKILL too), `summary` (figures for the report).
+// The Queue, Pool and Manager roles are in soak-queue.mjs, soak-pool.mjs and soak-manager.mjs.
 import { Barrier, BrokenBarrierError, Condition, Lock, RawArray, RLock, Semaphore, SharedArray, Value } from 'posix-mp';
+import { manager } from './soak-manager.mjs';
+import { pool } from './soak-pool.mjs';
+import { qget, qput } from './soak-queue.mjs';
 
 /** Columns of a slot (a row of the shared Float64 `slots` array). */
-export const SLOT = { role: 0, pid: 1, phase: 2, ops: 3, heartbeat: 4, fds: 5, rss: 6, ownerDied: 7, generation: 8 };
-export const SLOT_WIDTH = 9;
+export const SLOT = { role: 0, pid: 1, phase: 2, ops: 3, heartbeat: 4, fds: 5, rss: 6, ownerDied: 7, generation: 8, detail: 9 };
+export const SLOT_WIDTH = 10;
 /** Cells of the shared `shared` array. */
+/** `stop`: 1 stops the roles marked `early`, 2 every worker. */
 export const SHARED = { stop: 0, lock: 1, rlock: 2, items: 3, violations: 4, rounds: 5, barrierGeneration: 6 };
 export const SHARED_CELLS = 8;
 /** Semaphore tokens. */
@@ -211,12 +220,16 @@ export const ROLES = {
       objects.shared.close();
     },
   },
+  qput,
+  qget,
+  pool,
+  manager,
 };
 
 /** The objects a driver makes and closes, per role (consumers share the producers' Condition). */
-export function createAll(prefix) {
+export function createAll(prefix, roles) {
   const made = [RawArray('d', SHARED_CELLS, { name: `${prefix}.shared` })];
-  for (const role of Object.values(ROLES)) if (role.create) made.push(role.create(prefix));
+  for (const role of Object.values(ROLES)) if (role.create) made.push(...[role.create(prefix, roles)].flat());
   return made;
 }
 
@@ -235,7 +248,7 @@ export class Slots {
   slot(i) {
     const view = this.view;
     const base = i * SLOT_WIDTH;
-    const row = { bump: (column) => (view[base + SLOT[column]] += 1) };
+    const row = { index: i, bump: (column) => (view[base + SLOT[column]] += 1) };
     for (const [column, offset] of Object.entries(SLOT)) {
       Object.defineProperty(row, column, { get: () => view[base + offset], set: (v) => (view[base + offset] = v) });
     }
@@ -247,7 +260,11 @@ export class Slots {
   }
 
   sumOps(role) {
-    return this.#indexes(role).reduce((sum, i) => sum + this.view[i * SLOT_WIDTH + SLOT.ops], 0);
+    return this.sumColumn(role, 'ops');
+  }
+
+  sumColumn(role, column) {
+    return this.#indexes(role).reduce((sum, i) => sum + this.view[i * SLOT_WIDTH + SLOT[column]], 0);
   }
 
   countPhase(role, phase) {
