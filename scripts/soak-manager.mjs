@@ -78,13 +78,19 @@ export const manager = {
       sum += count;
       const w = Number(key.slice(1));
       const n = last.get(w);
-      if (n !== undefined && n !== count - 1 && !(n === count && losses > 0)) return `manager: writer ${w}'s counter is ${count}, its last entry ${n}`;
+      if (n !== undefined && n !== count - 1 && !(n === count && losses > 0)) {
+        return `manager: writer ${w}'s counter is ${count}, its last entry ${n}`;
+      }
     }
     if (repeats > losses) return `manager: ${repeats} repeated entries, ${losses} in-flight losses`;
     const logged = entries.length + (counters.popped ?? 0);
-    if (Math.abs(sum - logged) > losses) return `manager: counters sum to ${sum}, the log holds ${logged} entries, ${losses} in-flight losses`;
+    if (Math.abs(sum - logged) > losses) {
+      return `manager: counters sum to ${sum}, the log holds ${logged} entries, ${losses} in-flight losses`;
+    }
     for (const [key, value] of scratch.entries()) {
-      if (value?.key !== key || typeof value.body !== 'string' || /[^x]/.test(value.body)) return `manager: scratch[${key}] is ${JSON.stringify(value).slice(0, 80)}`;
+      if (value?.key !== key || typeof value.body !== 'string' || /[^x]/.test(value.body)) {
+        return `manager: scratch[${key}] is ${JSON.stringify(value).slice(0, 80)}`;
+      }
     }
     return undefined;
   },

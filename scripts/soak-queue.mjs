@@ -27,6 +27,7 @@ const STATE_WIDTH = 2;
 const producers = (roles) => roles.flatMap((role, i) => (role === 'qput' ? [i] : []));
 const id = (producer, n) => producer * 2 ** 32 + n;
 const payload = (n) => Buffer.alloc(BIG, n % 251);
+const streamed = (n) => n % 50 === 7;
 
 function open(p, roles) {
   const state = SharedArray.open(`${p}.qstate`, { lock: false });
@@ -46,7 +47,7 @@ function record(objects, item) {
   if (taken[cell] > n + 1) throw new Error(`queue: item ${producer}/${n} arrived after item ${taken[cell] - 1}`);
   const last = objects.last.get(producer);
   if (last !== undefined && n <= last) throw new Error(`queue: item ${producer}/${n} after ${producer}/${last}: not FIFO`);
-  if (n % 50 === 7 && !(Buffer.isBuffer(buffer) && buffer.length === BIG && buffer[0] === n % 251 && buffer[BIG - 1] === n % 251)) {
+  if (streamed(n) && !(Buffer.isBuffer(buffer) && buffer.length === BIG && buffer[0] === n % 251 && buffer[BIG - 1] === n % 251)) {
     throw new Error(`queue: item ${producer}/${n}'s ${BIG}-byte buffer arrived damaged`);
   }
   objects.last.set(producer, n);
@@ -75,7 +76,7 @@ export const qput = {
       objects.pending = n;
     }
     const n = objects.pending;
-    const item = n % 50 === 7 ? [slot.index, n, payload(n)] : [slot.index, n];
+    const item = streamed(n) ? [slot.index, n, payload(n)] : [slot.index, n];
     try {
       if (slot.ops % 2 === 0) objects.queue.putSync(item, { timeout: WAIT_MS });
       else await objects.queue.put(item, { timeout: WAIT_MS });
@@ -90,7 +91,19 @@ export const qput = {
   },
   /** Producers stop first, so that no streamed put waits for consumers that are gone. */
   early: true,
-  driverOpen: (p, roles) => ({ ...open(p, roles), settled: new Map(), declared: new Set(), anonymous: 0, missing: 0, excused: 0, unexplained: 0 }),
+  driverOpen: (p, roles) => ({
+    ...open(p, roles),
+    /** Per producer: the ids below this are settled. */
+    settled: new Map(),
+    /** Ids a killed producer or consumer held. */
+    declared: new Set(),
+    /** Consumers killed in phase 1 before their get returned. */
+    anonymous: 0,
+    missing: 0,
+    excused: 0,
+    unexplained: 0,
+    unexplainedStreamed: 0,
+  }),
   onKilled(objects, phase, slot) {
     if (phase === 1) objects.declared.add(slot.detail - 1);
   },
@@ -114,7 +127,14 @@ export const qput = {
     }
     return settle(objects, view, true);
   },
-  summary: (objects) => ({ settled: [...objects.settled.values()].reduce((a, b) => a + b, 0), missing: objects.missing, declaredLosses: objects.excused, anonymousLossesAllowed: objects.anonymous, unexplained: objects.unexplained }),
+  summary: (objects) => ({
+    settled: [...objects.settled.values()].reduce((a, b) => a + b, 0),
+    missing: objects.missing,
+    declaredLosses: objects.excused,
+    anonymousLossesAllowed: objects.anonymous,
+    anonymousLosses: objects.unexplained,
+    anonymousLossesOfStreamedItems: objects.unexplainedStreamed,
+  }),
 };
 
 export const qget = {
@@ -167,7 +187,11 @@ function settle(objects, view, final) {
       if (held.has(which) && !final) break; // a live consumer is recording it
       objects.missing += 1;
       if (objects.declared.delete(which)) objects.excused += 1;
-      else objects.unexplained += 1;
+      else {
+        objects.unexplained += 1;
+        // A consumer killed while a streamed item arrives in parts has taken its first part.
+        if (streamed(n)) objects.unexplainedStreamed += 1;
+      }
     }
     objects.settled.set(producer, n);
   }
