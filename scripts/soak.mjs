@@ -5,7 +5,7 @@
 // than a bound, no descriptor or memory growth in the survivors (one worker per role is never killed), and at
 // the end nothing left in /dev/shm and no process left that a worker started. Not part of `npm test`.
 //
-//   npm run soak -- --minutes 10 [--kill-every 300] [--scale 1] [--rss-slack-mb 64]
+//   npm run soak -- --minutes 10 [--kill-every 300] [--scale 1] [--rss-slack-mb 64] [--only semaphore,lock]
 //
 // Roles (what workers do and what is checked) are in soak-roles.mjs; a new kind of object is a new role.
 import { spawn } from 'node:child_process';
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
   options: {
     minutes: { type: 'string', default: '1' },
     'kill-every': { type: 'string', default: '300' },
+    only: { type: 'string' },
     scale: { type: 'string', default: '1' },
     // AddressSanitizer keeps freed memory in quarantine (256 MiB by default): the sanitized run allows for it.
     'rss-slack-mb': { type: 'string', default: '64' },
@@ -29,8 +30,9 @@ const { values: args } = parseArgs({
 });
 const DURATION_MS = Number(args.minutes) * 60_000;
 const KILL_EVERY_MS = Number(args['kill-every']);
-/** Workers per role (times --scale). */
-const WORKERS = { lock: 2, rlock: 2, value: 2, semaphore: 4, producer: 2, consumer: 2, barrier: 3, qput: 2, qget: 2, pool: 2, manager: 3 };
+/** Workers per role (times --scale); --only keeps some roles (a Queue needs both qput and qget). */
+const ALL_WORKERS = { lock: 2, rlock: 2, value: 2, semaphore: 4, producer: 2, consumer: 2, barrier: 3, qput: 2, qget: 2, pool: 2, manager: 3 };
+const WORKERS = Object.fromEntries(Object.entries(ALL_WORKERS).filter(([role]) => !args.only || args.only.split(',').includes(role)));
 /** A lock the driver cannot take within this, or a worker without a heartbeat for this long, is a deadlock. */
 const STUCK_MS = 20_000;
 /** Survivors are measured from this age on (Node's own start-up growth is over by then). */
@@ -50,8 +52,11 @@ const stats = { kills: 0, inFlightLosses: 0, checks: 0, restarts: 0, driverOwner
 /** Per role: invariant checks and failures. */
 const checksByRole = {};
 const failuresByRole = {};
+/** How often each distinct failure was seen (a broken invariant fails every check after it). */
+const seen = new Map();
 const fail = (message, role = 'driver') => {
-  if (failures.length < 50) console.error(`FAIL ${new Date().toISOString()} ${message}`);
+  if (!seen.has(message) && seen.size < 100) console.error(`FAIL ${new Date().toISOString()} ${message}`);
+  seen.set(message, (seen.get(message) ?? 0) + 1);
   failures.push(message);
   failuresByRole[role] = (failuresByRole[role] ?? 0) + 1;
 };
@@ -138,7 +143,7 @@ async function killOne() {
 
 /** Every invariant once: each role's check (under its lock), heartbeats, and the survivors' resources. */
 async function checkAll(final = false) {
-  for (const [name, role] of Object.entries(ROLES)) {
+  for (const [name, role] of Object.entries(ROLES).filter(([r]) => r in WORKERS)) {
     role.tick?.(handles[name]);
     const check = final && role.final ? role.final : role.check;
     if (!check) continue;
@@ -298,5 +303,5 @@ function summarise() {
   };
 }
 
-console.log(JSON.stringify({ ...summary, failures: failures.length }, null, 2));
+console.log(JSON.stringify({ ...summary, failures: failures.length, distinctFailures: seen.size }, null, 2));
 process.exitCode = failures.length > 0 ? 1 : 0;
