@@ -102,23 +102,33 @@ export const ROLES = {
     },
   },
   semaphore: {
-    create: (p) => new Semaphore(TOKENS, { name: `${p}.sem` }),
-    open: (p) => ({ sem: Semaphore.open(`${p}.sem`), shared: sharedArray(p) }),
-    // phase 1 = holds a token. At most TOKENS workers may be inside at once.
-    async step({ sem, shared }, slot, view) {
+    create: (p) => [new Semaphore(TOKENS, { name: `${p}.sem` }), RawArray('i', 1, { name: `${p}.holders` })],
+    open: (p) => ({
+      sem: Semaphore.open(`${p}.sem`),
+      shared: sharedArray(p),
+      holders: SharedArray.open(`${p}.holders`, { lock: false }),
+    }),
+    // phase 1 = holds a token. At most TOKENS workers may be inside at once: `holders` counts them with atomic
+    // adds (a count of the slots in phase 1, read one by one while they change, could see one holder leave and
+    // the next arrive, and so more holders than there are). A kill between setting the phase and the add (or
+    // between the subtraction and clearing the phase) makes the count one too low, never too high.
+    async step({ sem, shared, holders }, slot) {
       const got = slot.ops % 2 === 0 ? sem.acquireSync({ timeout: WAIT_MS }) : await sem.acquire({ timeout: WAIT_MS });
       if (!got) return;
       slot.phase = 1;
-      if (view.countPhase('semaphore', 1) > TOKENS) shared.view[SHARED.violations] += 1;
+      if (Atomics.add(holders.view, 0, 1) + 1 > TOKENS) shared.view[SHARED.violations] += 1;
       slot.ops += 1;
+      Atomics.sub(holders.view, 0, 1);
       slot.phase = 0;
       sem.release();
     },
     // The driver gives back the token of a worker killed holding it (what a supervisor would do).
-    onKilled({ sem }, phase) {
-      if (phase === 1) sem.release();
+    onKilled({ sem, holders }, phase) {
+      if (phase !== 1) return;
+      Atomics.sub(holders.view, 0, 1);
+      sem.release();
     },
-    check: ({ sem, shared }, view) => {
+    check: ({ sem, shared }) => {
       if (shared.view[SHARED.violations] > 0) return `semaphore: ${shared.view[SHARED.violations]} times more than ${TOKENS} holders`;
       const value = sem.getValue();
       if (value > TOKENS) return `semaphore: value ${value} > ${TOKENS}`;
@@ -265,10 +275,6 @@ export class Slots {
 
   sumColumn(role, column) {
     return this.#indexes(role).reduce((sum, i) => sum + this.view[i * SLOT_WIDTH + SLOT[column]], 0);
-  }
-
-  countPhase(role, phase) {
-    return this.#indexes(role).filter((i) => this.view[i * SLOT_WIDTH + SLOT.phase] === phase).length;
   }
 
   kills(role) {
