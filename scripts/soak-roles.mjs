@@ -1,18 +1,27 @@
 // What the soak test's workers do, one role per kind of shared object, and how the driver checks each.
 //
-// A role has: `create(prefix)` (the driver makes the named objects), `open(prefix)` (a worker opens them),
-// `step(objects, slot)` (one operation in a worker, sync or async), and `check(objects, view)` (the
-// driver's invariant, returning a string on violation). `slot` is the worker's row of shared bookkeeping:
-// `slot.phase` is 1 while the worker is inside a critical section whose effect a SIGKILL could leave half done,
-// `slot.ops` counts completed operations (written inside the same critical section as their effect). The
-// driver declares a kill while phase is 1 an in-flight loss, which the counting invariants allow for.
-// Queues, Pools and Managers plug in as further roles.
+// A role has: `create(prefix, roles)` (the driver makes the named objects: one or an array), `open(prefix,
+// roles)` (a worker opens them; the driver too, unless the role has `driverOpen`), `step(objects, slot, view)`
+// (one operation in a worker, sync or async), and `check(objects, view)` (the driver's invariant, returning a
+// string on violation). `slot` is the worker's row of shared bookkeeping: `slot.phase` is 1 while the worker
+// is inside a critical section whose effect a SIGKILL could leave half done, `slot.ops` counts completed
+// operations (written inside the same critical section as their effect), `slot.detail` is the role's own. The
+// driver declares a kill while phase is 1 an in-flight loss, which the counting invariants allow for, and
+// calls `onKilled(objects, phase, slot, allHandles)`. Optional: `lockOf` (the driver checks holding it),
+// `final` (the check once every worker has stopped), `tick`, `close` (the driver's handles), `leave` (async,
+// a worker's end), `early` (stops before the other roles), `subprocesses`/`killing` (processes a worker
+// started that the driver may SIGKILL too), `summary` (figures for the report).
+// The Queue, Pool and Manager roles are in soak-queue.mjs, soak-pool.mjs and soak-manager.mjs.
 import { Barrier, BrokenBarrierError, Condition, Lock, RawArray, RLock, Semaphore, SharedArray, Value } from 'posix-mp';
+import { manager } from './soak-manager.mjs';
+import { pool } from './soak-pool.mjs';
+import { qget, qput } from './soak-queue.mjs';
 
 /** Columns of a slot (a row of the shared Float64 `slots` array). */
-export const SLOT = { role: 0, pid: 1, phase: 2, ops: 3, heartbeat: 4, fds: 5, rss: 6, ownerDied: 7, generation: 8 };
-export const SLOT_WIDTH = 9;
+export const SLOT = { role: 0, pid: 1, phase: 2, ops: 3, heartbeat: 4, fds: 5, rss: 6, ownerDied: 7, generation: 8, detail: 9 };
+export const SLOT_WIDTH = 10;
 /** Cells of the shared `shared` array. */
+/** `stop`: 1 stops the roles marked `early`, 2 every worker. */
 export const SHARED = { stop: 0, lock: 1, rlock: 2, items: 3, violations: 4, rounds: 5, barrierGeneration: 6 };
 export const SHARED_CELLS = 8;
 /** Semaphore tokens. */
@@ -93,23 +102,33 @@ export const ROLES = {
     },
   },
   semaphore: {
-    create: (p) => new Semaphore(TOKENS, { name: `${p}.sem` }),
-    open: (p) => ({ sem: Semaphore.open(`${p}.sem`), shared: sharedArray(p) }),
-    // phase 1 = holds a token. At most TOKENS workers may be inside at once.
-    async step({ sem, shared }, slot, view) {
+    create: (p) => [new Semaphore(TOKENS, { name: `${p}.sem` }), RawArray('i', 1, { name: `${p}.holders` })],
+    open: (p) => ({
+      sem: Semaphore.open(`${p}.sem`),
+      shared: sharedArray(p),
+      holders: SharedArray.open(`${p}.holders`, { lock: false }),
+    }),
+    // phase 1 = holds a token. At most TOKENS workers may be inside at once: `holders` counts them with atomic
+    // adds (a count of the slots in phase 1, read one by one while they change, could see one holder leave and
+    // the next arrive, and so more holders than there are). A kill between setting the phase and the add (or
+    // between the subtraction and clearing the phase) makes the count one too low, never too high.
+    async step({ sem, shared, holders }, slot) {
       const got = slot.ops % 2 === 0 ? sem.acquireSync({ timeout: WAIT_MS }) : await sem.acquire({ timeout: WAIT_MS });
       if (!got) return;
       slot.phase = 1;
-      if (view.countPhase('semaphore', 1) > TOKENS) shared.view[SHARED.violations] += 1;
+      if (Atomics.add(holders.view, 0, 1) + 1 > TOKENS) shared.view[SHARED.violations] += 1;
       slot.ops += 1;
+      Atomics.sub(holders.view, 0, 1);
       slot.phase = 0;
       sem.release();
     },
     // The driver gives back the token of a worker killed holding it (what a supervisor would do).
-    onKilled({ sem }, phase) {
-      if (phase === 1) sem.release();
+    onKilled({ sem, holders }, phase) {
+      if (phase !== 1) return;
+      Atomics.sub(holders.view, 0, 1);
+      sem.release();
     },
-    check: ({ sem, shared }, view) => {
+    check: ({ sem, shared }) => {
       if (shared.view[SHARED.violations] > 0) return `semaphore: ${shared.view[SHARED.violations]} times more than ${TOKENS} holders`;
       const value = sem.getValue();
       if (value > TOKENS) return `semaphore: value ${value} > ${TOKENS}`;
@@ -211,12 +230,16 @@ export const ROLES = {
       objects.shared.close();
     },
   },
+  qput,
+  qget,
+  pool,
+  manager,
 };
 
 /** The objects a driver makes and closes, per role (consumers share the producers' Condition). */
-export function createAll(prefix) {
+export function createAll(prefix, roles) {
   const made = [RawArray('d', SHARED_CELLS, { name: `${prefix}.shared` })];
-  for (const role of Object.values(ROLES)) if (role.create) made.push(role.create(prefix));
+  for (const role of Object.values(ROLES)) if (role.create) made.push(...[role.create(prefix, roles)].flat());
   return made;
 }
 
@@ -235,7 +258,7 @@ export class Slots {
   slot(i) {
     const view = this.view;
     const base = i * SLOT_WIDTH;
-    const row = { bump: (column) => (view[base + SLOT[column]] += 1) };
+    const row = { index: i, bump: (column) => (view[base + SLOT[column]] += 1) };
     for (const [column, offset] of Object.entries(SLOT)) {
       Object.defineProperty(row, column, { get: () => view[base + offset], set: (v) => (view[base + offset] = v) });
     }
@@ -247,11 +270,11 @@ export class Slots {
   }
 
   sumOps(role) {
-    return this.#indexes(role).reduce((sum, i) => sum + this.view[i * SLOT_WIDTH + SLOT.ops], 0);
+    return this.sumColumn(role, 'ops');
   }
 
-  countPhase(role, phase) {
-    return this.#indexes(role).filter((i) => this.view[i * SLOT_WIDTH + SLOT.phase] === phase).length;
+  sumColumn(role, column) {
+    return this.#indexes(role).reduce((sum, i) => sum + this.view[i * SLOT_WIDTH + SLOT[column]], 0);
   }
 
   kills(role) {

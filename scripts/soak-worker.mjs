@@ -7,14 +7,16 @@ import { closeAll, ROLES, SHARED, Slots } from './soak-roles.mjs';
 
 const [prefix, index, roleName, roleList] = process.argv.slice(2);
 const role = ROLES[roleName];
-const slots = new Slots(SharedArray.open(`${prefix}.slots`, { lock: false }).view, roleList.split(','));
+const roles = roleList.split(',');
+const slots = new Slots(SharedArray.open(`${prefix}.slots`, { lock: false }).view, roles);
 const shared = SharedArray.open(`${prefix}.shared`, { lock: false }).view;
 const slot = slots.slot(Number(index));
-const objects = role.open(prefix);
+const objects = role.open(prefix, roles);
+const stopAt = role.early ? 1 : 2;
 
 slot.pid = process.pid;
 let reported = 0;
-while (shared[SHARED.stop] === 0) {
+while (shared[SHARED.stop] < stopAt) {
   await role.step(objects, slot, slots);
   const now = Date.now();
   slot.heartbeat = now;
@@ -26,4 +28,5 @@ while (shared[SHARED.stop] === 0) {
   // Let the event loop run (async waits' completions, timers) between steps.
   if (slot.ops % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
 }
-closeAll(objects);
+if (role.leave) await role.leave(objects);
+else closeAll(objects);

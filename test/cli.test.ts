@@ -1,6 +1,6 @@
 // The posix-mp command (dist/cli.js) on real objects in /dev/shm: ls names each object's kind, creator and
-// users; gc finds the objects of a SIGKILLed program dead and removes them only when told; rm and gc leave
-// alone what they cannot identify.
+// users; gc finds the objects of a SIGKILLed program (every kind: sync objects, Values, queues, Manager
+// containers) dead and removes them only when told; rm and gc leave alone what they cannot identify.
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,7 @@ afterEach(() => {
 
 /** A program that creates one named object of each kind, holds the Lock, and waits to be killed. */
 const HOLDER = `
-  import { Array, Barrier, Condition, Event, Lock, RLock, Semaphore, SharedMemory, Value } from 'posix-mp';
+  import { Array, Barrier, Condition, Event, JoinableQueue, Lock, Queue, RLock, Semaphore, SharedDict, SharedList, SharedMemory, SimpleQueue, Value } from 'posix-mp';
   const base = process.argv[1];
   const lock = new Lock({ name: base + '.lock', mode: 0o640 });
   globalThis.objects = [
@@ -61,6 +61,11 @@ const HOLDER = `
     new Barrier(3, { name: base + '.barrier' }),
     new Value('d', 1.5, { name: base + '.value' }),
     new Array('i', 10, { name: base + '.array' }),
+    new Queue(0, { name: base + '.queue' }),
+    new JoinableQueue(0, { name: base + '.jqueue' }),
+    new SimpleQueue({ name: base + '.squeue' }),
+    new SharedList([1, 2], { name: base + '.list' }),
+    new SharedDict({ a: 1 }, { name: base + '.dict' }),
     new Semaphore(2, { name: base + '.sem' }),
     new SharedMemory({ name: base + '.shm', size: 100 }),
   ];
@@ -76,6 +81,12 @@ const KINDS: Record<string, string> = {
   barrier: 'Barrier',
   value: 'Value',
   array: 'Array',
+  // One layout for the three queue classes: the header cannot tell them apart.
+  queue: 'Queue',
+  jqueue: 'Queue',
+  squeue: 'Queue',
+  list: 'SharedList',
+  dict: 'SharedDict',
 };
 
 describe('posix-mp ls, gc and rm', () => {
@@ -108,7 +119,7 @@ describe('posix-mp ls, gc and rm', () => {
       });
       // Plain shared memory has no header: a SharedMemory cannot be told from another program's memory.
       expect(live.get(`${base}.shm`)).toMatchObject({ kind: 'unknown', identified: false, size: 100, alive: true });
-      expect(live.size).toBe(9);
+      expect(live.size).toBe(Object.keys(KINDS).length + 2);
 
       const table = await run('ls', base);
       expect(table.stdout).toMatch(new RegExp(`^${base}\\.barrier +Barrier +\\d+ +0600 +${holder.pid} +${holder.pid}`, 'm'));
@@ -127,11 +138,11 @@ describe('posix-mp ls, gc and rm', () => {
       for (const suffix of Object.keys(KINDS)) expect(dry.stdout).toContain(`would remove ${base}.${suffix} (`);
       expect(dry.stdout).toContain(`would remove sem.${base}.sem (Semaphore)`);
       expect(dry.stdout).toContain('left 1 unidentified object alone');
-      expect((await ls(base)).size).toBe(9);
+      expect((await ls(base)).size).toBe(Object.keys(KINDS).length + 2);
 
       const wet = await run('gc', '--yes', base);
       expect(wet.code).toBe(0);
-      expect(wet.stdout.match(/^removed /gm)).toHaveLength(8);
+      expect(wet.stdout.match(/^removed /gm)).toHaveLength(Object.keys(KINDS).length + 1);
       expect([...(await ls(base)).keys()]).toEqual([`${base}.shm`]);
       expect(existsSync(`/dev/shm/${base}.shm`)).toBe(true);
     } finally {

@@ -1,8 +1,9 @@
 // Every recipe of docs/interop.md, run as written: the code blocks marked `file=NAME` are extracted, their
 // `demo.` object names replaced by unique ones, and run (Node blocks with node, C blocks compiled with the
 // page's own compiler command, Python blocks with python3); then the shared objects are checked from here.
+// The Listener/Client recipes run a listener and a client at once, Node against Python both ways.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lock, Semaphore, SharedMemory, Value } from 'posix-mp';
-import { uniqueName } from './helpers.js';
+import { uniqueName, until } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const exec = promisify(execFile);
@@ -70,9 +71,22 @@ async function compile(file: string): Promise<string> {
 describe('docs/interop.md', () => {
   it('has the blocks this test runs', () => {
     expect([...blocks.keys()].sort()).toEqual(
-      ['build.sh', 'c-sem.mjs', 'c-value.mjs', 'counter.c', 'post.c', 'py-sem.mjs', 'py-shm.mjs', 'sem.py', 'shm.py'].sort(),
+      [
+        'build.sh',
+        'c-sem.mjs',
+        'c-value.mjs',
+        'client.py',
+        'counter.c',
+        'listener.py',
+        'post.c',
+        'py-client.mjs',
+        'py-listener.mjs',
+        'py-sem.mjs',
+        'py-shm.mjs',
+        'sem.py',
+        'shm.py',
+      ].sort(),
     );
-    expect(page).toMatch(/### Listener and Client\n\nPlanned/);
   });
 
   it('C: a Value under a named Lock', async () => {
@@ -115,5 +129,34 @@ describe('docs/interop.md', () => {
     expect((await run('python3', extract('sem.py'))).trim()).toBe('2');
     using sem = Semaphore.open(`${prefix}.sem`);
     expect(sem.getValue()).toBe(2);
+  });
+
+  /** Runs `listener` (its socket is the block's `demo.sock`), then `client` once the socket is there. */
+  async function converse(listener: string[], client: string[]): Promise<{ client: string; listener: string }> {
+    const socket = path.join(dir, `${prefix}.sock`);
+    const listening = exec(listener[0]!, listener.slice(1), { cwd: dir, timeout: 60_000 });
+    // A listener that fails before it listens shows its own error (from Promise.all below), not a timeout.
+    let ended = false;
+    listening.then(
+      () => (ended = true),
+      () => (ended = true),
+    );
+    await until(() => existsSync(socket) || ended, `${socket} exists`, { timeout: 30_000 });
+    const [talked, listened] = await Promise.all([exec(client[0]!, client.slice(1), { cwd: dir, timeout: 60_000 }), listening]);
+    return { client: talked.stdout, listener: listened.stdout };
+  }
+
+  it('Python: a Python Client talks to a Node Listener (send_bytes/recv_bytes, authkey)', async () => {
+    prefix = uniqueName('recipe');
+    const { client } = await converse([process.execPath, extract('py-listener.mjs')], ['python3', extract('client.py')]);
+    expect(client.trim()).toBe("{'sum': 6}");
+    // listener.close() removed the socket.
+    expect(existsSync(path.join(dir, `${prefix}.sock`))).toBe(false);
+  });
+
+  it('Python: a Node Client talks to a Python Listener (send_bytes/recv_bytes, authkey)', async () => {
+    prefix = uniqueName('recipe');
+    const { client } = await converse(['python3', extract('listener.py')], [process.execPath, extract('py-client.mjs')]);
+    expect(client.trim()).toBe("{ upper: 'HELLO FROM NODE' }");
   });
 });

@@ -1,11 +1,13 @@
 // The published package: `npm pack` (its prepack script runs prebuildify) makes a tarball that installs on
 // linux-x64 with no compiler on PATH, loads the prebuilt addon, and runs an example and the posix-mp command;
-// where no prebuild matches, the install script builds the addon from the sources in the tarball.
+// it also carries the fork server's addon, built for this Node's ABI, so that processes start with the
+// 'forkserver' method (and with 'spawn' on a Node of another ABI); where no prebuild matches, the install
+// script builds the addon from the sources in the tarball.
 // The package is packed from a copy of the sources, so that prebuildify's build does not touch build/ here.
 // Two native builds (prebuildify's and the source build) take 1-2 minutes on two cores: too slow for every
 // `npm test`, so these tests run only with `npm run test:package` (PMP_TEST_PACKAGE=1).
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +17,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const exec = promisify(execFile);
 /** What the package is made of (package.json's "files", plus what packing needs). */
-const SOURCES = ['lib', 'native', 'binding.gyp', 'CMakeLists.txt', 'package.json', 'tsconfig.json', 'tsup.config.ts', 'README.md', 'LICENSE'];
+const SOURCES = ['lib', 'native', 'binding.gyp', 'CMakeLists.txt', 'package.json', 'tsconfig.json', 'tsup.config.ts', 'README.md', 'LICENSE', 'scripts/prebuild-forkserver.mjs'];
+/** The fork server's prebuild for this Node. */
+const FORKSERVER = `prebuilds/linux-x64/posix_mp_forkserver.abi${process.versions.modules}.so`;
+/** Prints the start methods and whether a Process's real parent (not process.ppid, the requester) is the fork server. */
+const FORKSERVER_APP = `import { readFileSync } from 'node:fs';
+import { getAllStartMethods, getStartMethod, isMainProcess, Process, Value } from 'posix-mp';
+
+export function report(forked) {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+  forked.value = readFileSync(\`/proc/\${parent}/cmdline\`, 'utf8').includes('--posix-mp-zygote') ? 1 : 0;
+}
+
+if (isMainProcess()) {
+  const forked = new Value('i', 0);
+  const p = new Process({ target: report, args: [forked] });
+  p.start();
+  await p.join();
+  console.log(JSON.stringify({ all: getAllStartMethods(), method: getStartMethod(), exitCode: p.exitCode, forked: forked.value === 1 }));
+}
+`;
 /** All a user without build tools has: Node, npm and a shell. */
 const ESSENTIALS = ['node', 'npm', 'npx', 'sh', 'env'];
 const COMPILERS = ['cc', 'gcc', 'c++', 'g++', 'make', 'clang'];
@@ -58,6 +80,7 @@ describe.skipIf(!process.env.PMP_TEST_PACKAGE)('the packed package', () => {
     for (const example of ['shared-counter.mjs', 'shared-counter-worker.mjs']) {
       cpSync(path.join(root, 'examples', example), path.join(app, example));
     }
+    writeFileSync(path.join(app, 'forkserver.mjs'), FORKSERVER_APP);
   }, 600_000);
 
   afterAll(() => {
@@ -68,6 +91,7 @@ describe.skipIf(!process.env.PMP_TEST_PACKAGE)('the packed package', () => {
     const { stdout } = await exec('tar', ['-tzf', tarball]);
     const files = stdout.split('\n');
     expect(files).toContain('package/prebuilds/linux-x64/posix-mp.node');
+    expect(files).toContain(`package/${FORKSERVER}`);
     expect(files).toEqual(expect.arrayContaining(['package/dist/index.js', 'package/dist/cli.js', 'package/binding.gyp', 'package/native/include/posix_mp.h']));
   });
 
@@ -86,6 +110,28 @@ describe.skipIf(!process.env.PMP_TEST_PACKAGE)('the packed package', () => {
     expect(cli.stdout.trim()).toBe('NAME  KIND  SIZE  MODE  CREATOR  USERS  NOTE');
   });
 
+  it("starts processes with the 'forkserver' method from the prebuilt fork-server addon, with no compiler", async () => {
+    const installed = path.join(app, 'node_modules/posix-mp');
+    expect(existsSync(path.join(installed, FORKSERVER))).toBe(true);
+    const { stdout, stderr } = await run('node', ['forkserver.mjs'], app, bareBin);
+    expect(stderr).toBe('');
+    expect(JSON.parse(stdout)).toEqual({ all: ['forkserver', 'spawn'], method: 'forkserver', exitCode: 0, forked: true });
+  });
+
+  it("starts processes with 'spawn' on a Node of another ABI (no fork-server prebuild for it)", async () => {
+    const installed = path.join(app, 'node_modules/posix-mp');
+    // As a Node of another ABI sees the package: the only fork-server prebuild is for an ABI not its own.
+    const other = path.join(installed, 'prebuilds/linux-x64/posix_mp_forkserver.abi1.so');
+    renameSync(path.join(installed, FORKSERVER), other);
+    try {
+      const { stdout, stderr } = await run('node', ['forkserver.mjs'], app, bareBin);
+      expect(stderr).toBe('');
+      expect(JSON.parse(stdout)).toEqual({ all: ['spawn'], method: 'spawn', exitCode: 0, forked: false });
+    } finally {
+      renameSync(other, path.join(installed, FORKSERVER));
+    }
+  });
+
   it('builds the addon from source where no prebuild matches', async () => {
     const installed = path.join(app, 'node_modules/posix-mp');
     rmSync(path.join(installed, 'prebuilds'), { recursive: true });
@@ -94,5 +140,8 @@ describe.skipIf(!process.env.PMP_TEST_PACKAGE)('the packed package', () => {
     expect(existsSync(path.join(installed, 'build/Release/posix_mp.node'))).toBe(true);
     const example = await run('node', ['shared-counter.mjs'], app, bareBin);
     expect(example.stdout).toContain('20000');
+    // The source build made the fork server's addon too.
+    const started = await run('node', ['forkserver.mjs'], app, bareBin);
+    expect(JSON.parse(started.stdout)).toMatchObject({ method: 'forkserver', forked: true });
   }, 600_000);
 });
