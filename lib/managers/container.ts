@@ -21,10 +21,7 @@ import { openSegment, SharedHandle } from '../shared/handle.js';
 import { HEADER_SIZE, type Kind } from '../shared/segment.js';
 import { Heap, INITIAL_SIZE, Txn } from './heap.js';
 
-const WAITERS = BigInt(LAYOUT.constants.PMP_LOCK_WAITERS);
 const LIVENESS_MS = LAYOUT.constants.PMP_LIVENESS_MS;
-/** Where the lock word's low half (its futex) is in a view of the word as two 32-bit halves. */
-const LOW_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 /** Try to take the lock without waiting. */
 const NO_WAIT = { timeout: 0 };
 
@@ -57,11 +54,6 @@ export abstract class SharedContainer extends SharedHandle {
   /** @internal Whether this handle created the container (and so fills it with the initial items). */
   protected readonly created: boolean;
   readonly #lock: Lock;
-  /** The pmp_lock's word, and where it is: async forms sleep on it. */
-  readonly #word: BigUint64Array;
-  /** The word as two 32-bit halves: the futex is its low half. */
-  readonly #futex: Int32Array;
-  readonly #lockOffset: number;
   /** A named container's own descriptor (growth needs one); an anonymous one uses its memfd's. */
   readonly #fd: number | undefined;
   #taking = Taking.Wait;
@@ -91,9 +83,6 @@ export abstract class SharedContainer extends SharedHandle {
       throw error;
     }
     this.#lock = new Lock(Lock.embeddedOptions(segment, segment.payloadOffset));
-    this.#lockOffset = segment.payloadOffset;
-    this.#word = new BigUint64Array(segment.buffer, this.#lockOffset + LAYOUT.pmp_lock.word, 1);
-    this.#futex = new Int32Array(segment.buffer, this.#word.byteOffset, 2);
     if (!segment.anonymous) remember(this);
   }
 
@@ -158,7 +147,7 @@ export abstract class SharedContainer extends SharedHandle {
       } finally {
         this.#taking = outer;
         // A release woke this wait rather than another sleeper: pass the wake on, taken or not.
-        if (woken) binding.lockWake(this.#futex.buffer as ArrayBuffer, this.#lockOffset);
+        if (woken) this.#lock.wakeOne();
       }
       const timeoutMs = remainingMs(deadline);
       if (timeoutMs === 0) throw mpError('ERR_MP_TIMEOUT', `the lock of ${this.name} was held for the whole timeout`);
@@ -171,16 +160,11 @@ export abstract class SharedContainer extends SharedHandle {
    * that died releases nothing, and the next attempt (pmp_lock_try) takes its lock over.
    */
   async #whileHeld(timeoutMs: number, signal: AbortSignal | undefined): Promise<WaitStatus> {
-    const word = this.#word;
-    const seen = Atomics.load(word, 0);
-    // Free, or changed under the compare-and-swap: the next attempt may take it. The releaser wakes a sleeper
-    // only if the WAITERS bit is set.
-    if (seen === 0n) return WaitStatus.NotEqual;
-    if ((seen & WAITERS) === 0n && Atomics.compareExchange(word, 0, seen, seen | WAITERS) !== seen) return WaitStatus.NotEqual;
-    const expected = Number(BigInt.asIntN(32, seen | WAITERS));
+    const target = this.#lock.sleepTarget();
+    if (!target) return WaitStatus.NotEqual;
+    const { futex, index, expected } = target;
     const slice = timeoutMs < 0 ? LIVENESS_MS : Math.min(timeoutMs, LIVENESS_MS);
-    const futex = this.#futex;
-    const status = await this.pending.run((t, cb) => binding.futexWaitAsync(futex, LOW_HALF, expected, t, cb), { timeoutMs: slice, signal }, 'futex');
+    const status = await this.pending.run((t, cb) => binding.futexWaitAsync(futex, index, expected, t, cb), { timeoutMs: slice, signal }, 'futex');
     // close() may have run while the result travelled: the memory is no longer ours to read.
     if (this.closed) throw this.closedError();
     return status;

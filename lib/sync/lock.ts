@@ -32,6 +32,8 @@ registerAfterFork(() => {
   TOKEN = binding.selfToken();
   TOKEN_WITH_WAITERS = TOKEN | WAITERS;
 });
+/** Where the lock word's low half (its futex) is in a view of the word as two 32-bit halves. */
+const LOW_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 /** pmp_lock.owner_thread of this thread: 0 means "no owner". */
 const THREAD = threadId + 1;
 /** Where `meta` (pmp_lock.owner_thread and .count) starts in the pmp_lock. */
@@ -200,6 +202,25 @@ abstract class LockBase extends SharedHandle {
     }
     if (word & WAITERS) binding.lockWake(this.#buffer, this.#offset);
     return true;
+  }
+
+  /**
+   * @internal For a caller that waits until the lock is free without taking it (a container's async forms):
+   * marks the word as having a waiter, so that its release wakes the futex, and returns what to sleep on — the
+   * futex (the word's low half, as two 32-bit halves of the word) and the value it holds while held — or
+   * undefined if the lock is free or the word changed meanwhile (try again at once).
+   */
+  sleepTarget(): { futex: Int32Array; index: number; expected: number } | undefined {
+    const seen = Atomics.load(this.word, 0);
+    if (seen === 0n) return undefined;
+    if ((seen & WAITERS) === 0n && Atomics.compareExchange(this.word, 0, seen, seen | WAITERS) !== seen) return undefined;
+    const futex = new Int32Array(this.#buffer, this.word.byteOffset, 2);
+    return { futex, index: LOW_HALF, expected: Number(BigInt.asIntN(32, seen | WAITERS)) };
+  }
+
+  /** @internal Wakes one sleeper on the lock's futex: a woken waiter that did not take the lock passes the wake on. */
+  wakeOne(): void {
+    binding.lockWake(this.#buffer, this.#offset);
   }
 
   /** Whether this process holds the word. */
