@@ -276,7 +276,8 @@ describe('children of the fork server are processes of their own', () => {
     expect(stderr).toBe('');
     const [child, parentArgv] = stdout.trim().split('\n').map((line) => JSON.parse(line));
     expect(parentArgv).toContain('b');
-    expect(child).toEqual({ cwd: '/', env: 'changed', argv: parentArgv, stdin: null });
+    // Node's options as a spawned child's: the parent's minus -e and --input-type, and none of the zygote's own.
+    expect(child).toEqual({ cwd: '/', env: 'changed', argv: parentArgv, execArgv: [], stdin: null });
   });
 });
 

@@ -31,6 +31,9 @@ import { validateInteger } from '../internal/validate.js';
 import { forkFromServer, ZYGOTE_ARG } from './forkserver.js';
 import type { StartMethod } from './start_method.js';
 
+/** The Node option that the fork server adds first to its own (zygoteExecArgv); its children drop it. */
+export const ZYGOTE_LARGE_PAGES = '--use-largepages=silent';
+
 /** The job channel's descriptor number in the child. */
 export const CHANNEL_FD = 3;
 const SIGKILL = 9;
@@ -58,6 +61,17 @@ function childExecArgv(): string[] {
     else if (!DROPPED.test(arg)) argv.push(arg);
   }
   return argv;
+}
+
+/**
+ * The fork server's Node options: a child's, with Node's code copied into huge pages (unless the options
+ * choose otherwise). A forked child then finds all of it mapped — fork() copies a few entries for it — instead
+ * of taking ~150 page faults on the binary's code, ~0.3 ms of each start; the fork server boots ~25 ms slower.
+ * Silently a no-op where transparent huge pages are off.
+ */
+function zygoteExecArgv(): string[] {
+  const argv = childExecArgv();
+  return argv.some((arg) => arg.startsWith('--use-largepages')) ? argv : [ZYGOTE_LARGE_PAGES, ...argv];
 }
 
 /**
@@ -125,7 +139,7 @@ export class Interpreter {
         {
           file: process.execPath,
           paths: [process.execPath],
-          argv: [process.execPath, ...childExecArgv(), CHILD_SCRIPT, ...(origin === 'spawn' ? [] : [ZYGOTE_ARG, ...origin.preload])],
+          argv: [process.execPath, ...(origin === 'spawn' ? childExecArgv() : zygoteExecArgv()), CHILD_SCRIPT, ...(origin === 'spawn' ? [] : [ZYGOTE_ARG, ...origin.preload])],
           envp: environment(),
           cwd: undefined,
           // stdin is /dev/null, as in Python's children; stdout and stderr are shared with this process.

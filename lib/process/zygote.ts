@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { runAfterForkHooks } from '../internal/after_fork.js';
 import { binding } from '../internal/native.js';
 import { forkServerAddon, forkServerProblem, type ForkServerAddon } from './forkserver_native.js';
-import { CHANNEL_FD } from './prepared.js';
+import { CHANNEL_FD, ZYGOTE_LARGE_PAGES } from './prepared.js';
 
 const SIGINT = 2;
 /** How long one fork waits for V8's background tasks to pause. */
@@ -213,6 +213,8 @@ function becomeChild(addon: ForkServerAddon, zygotePid: number, requesterPid: nu
     enumerable: true,
     configurable: true,
   });
+  // Node's options as the requester's children have them: without the one the fork server added for itself.
+  if (process.execArgv[0] === ZYGOTE_LARGE_PAGES) process.execArgv.shift();
   reseedMathRandom();
   runAfterForkHooks();
   process.on('exit', (code) => addon.setExitCode(code));
