@@ -95,10 +95,23 @@ WorkerPool* WorkerPool::AfterFork() {
   auto* pool = new WorkerPool(threads_);
   pool->queue_ = std::move(queue_);
   pool->delayed_ = std::move(delayed_);
-  if (!pool->queue_.empty() || !pool->delayed_.empty()) pool->StartLocked();
-  if (!pool->delayed_.empty()) pool->StartTimerLocked();
+  if (!pool->queue_.empty()) pool->StartLocked();
   quiesced_.release();
   return pool;
+}
+
+long long WorkerPool::MillisecondsToFirstDelayed() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (delayed_.empty()) return -1;
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(delayed_.begin()->first - Clock::now());
+  return wait.count() > 0 ? wait.count() : 0;
+}
+
+void WorkerPool::StartTimer() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (delayed_.empty()) return;
+  StartLocked();
+  StartTimerLocked();
 }
 
 }  // namespace pmpfs

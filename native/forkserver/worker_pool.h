@@ -32,9 +32,15 @@ class WorkerPool {
   bool Quiesce(int timeout_ms);
   void Resume();
   // In a forked child, after a successful Quiesce(): this pool's threads do not exist here. Returns a new
-  // pool that owns the queued and delayed tasks and has threads of its own; this one is abandoned (its
-  // mutex stays locked).
+  // pool that owns the queued and delayed tasks; this one is abandoned (its mutex stays locked). The new pool
+  // starts workers only for queued tasks. Its timer thread waits for StartTimer(): the delayed tasks a
+  // zygote has (V8's wasm metrics, due in seconds) would otherwise start threads in every child, and a
+  // second thread makes each of the child's copy-on-write page faults flush the other CPU's TLB too.
   WorkerPool* AfterFork();
+  // Milliseconds until the earliest delayed task is due (0 if due already), or -1 if there is none.
+  long long MillisecondsToFirstDelayed();
+  // Starts the timer thread (and the workers it hands tasks to) if there are delayed tasks.
+  void StartTimer();
 
  private:
   using Clock = std::chrono::steady_clock;

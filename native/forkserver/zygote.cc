@@ -250,6 +250,13 @@ void InheritAllMemory() {
 
 int natural_exit_code = 0;
 
+// In a child: fires when the first delayed V8 task it inherited is due, and starts its pool's timer thread
+// then (see WorkerPool::AfterFork). Unreferenced: it never keeps the child alive; if the main thread is busy
+// then, the delayed tasks run later, which V8 allows.
+uv_timer_t first_delayed_timer;
+
+void OnFirstDelayedDue(uv_timer_t*) { HookedPool()->StartTimer(); }
+
 // Moves fd at or above kHighFd (close-on-exec is irrelevant: it is placed or closed right after).
 int Lift(int fd) {
   const int lifted = fcntl(fd, F_DUPFD, kHighFd);
@@ -271,6 +278,12 @@ void BecomeChild(Napi::Env env) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   if (uv_loop_fork(loop) != 0) _exit(70);
+  const long long first_delayed = HookedPool()->MillisecondsToFirstDelayed();
+  if (first_delayed >= 0) {
+    uv_timer_init(loop, &first_delayed_timer);
+    uv_timer_start(&first_delayed_timer, OnFirstDelayedDue, static_cast<uint64_t>(first_delayed), 0);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&first_delayed_timer));
+  }
   // The zygote's descriptors: the control socket and its other children's channels.
   uv_poll_stop(&control_poll);
   uv_close(reinterpret_cast<uv_handle_t*>(&control_poll), nullptr);
