@@ -21,15 +21,12 @@ export interface ForkServerAddon {
   check(): string;
   /** Routes V8's worker tasks to the addon's own pool (the first step of a zygote). */
   hook(workerThreads: number): void;
-  /** Makes this hooked process a zygote; returns the control socket's new descriptor. */
-  serve(controlFd: number, onRequest: () => void): number;
-  /** Forks a spare: its pid in the zygote, -1 if V8's worker tasks did not pause in time, 0 in the spare. */
-  fork(quiesceMs: number): number;
   /**
-   * In the zygote: the spare `pid` now serves the request with this job channel (its pid is sent there);
-   * false, nothing sent, if that spare is known to have died.
+   * Makes this hooked process a zygote serving forks on the control socket `controlFd`, each waiting at most
+   * `quiesceMs` for V8's worker tasks to pause. Returns in the zygote; `onSpare(socket)` is called in each
+   * spare child forked ahead of a request, with its socket to the zygote, on which its request comes.
    */
-  adopt(pid: number, channel: number): boolean;
+  serve(controlFd: number, quiesceMs: number, onSpare: (socket: number) => void): void;
   /** In a spare: makes its request's job channel, stdout and stderr descriptors 3, 1 and 2. */
   place(channel: number, stdout: number, stderr: number): void;
   setExitCode(code: number): void;

@@ -23,6 +23,8 @@
 #include <uv.h>
 
 #include <climits>
+#include <cstring>
+#include <deque>
 #include <cstdint>
 #include <condition_variable>
 #include <mutex>
@@ -69,7 +71,7 @@ int32_t Arg(const Napi::CallbackInfo& info, size_t i) {
 
 // ---------------------------------------------------------------------------------------------------------
 // The zygote's children: each one's job channel, kept until it is reaped and its status relayed; and the
-// spare, forked but not yet given a request (see Fork and Adopt).
+// spare, forked but not yet given a request (see ForkSpare and HandOver).
 
 std::mutex children_mu;
 std::condition_variable children_cv;
@@ -119,25 +121,6 @@ void Reap() {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// The control socket, watched on the zygote's event loop.
-
-uv_poll_t control_poll;
-int control_fd = -1;
-Napi::FunctionReference on_request;
-napi_env serving_env = nullptr;
-
-void OnControl(uv_poll_t*, int, int) {
-  Napi::Env env(serving_env);
-  Napi::HandleScope scope(env);
-  try {
-    Napi::AsyncContext context(env, "posix-mp:forkserver");
-    on_request.MakeCallback(env.Global(), {}, context);
-  } catch (const Napi::Error& error) {
-    napi_fatal_exception(env, error.Value());
-  }
-}
-
 // check() -> '' when this Node can run a fork server, else why not.
 Napi::Value Check(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), CheckPlatform(CurrentPlatform()));
@@ -150,45 +133,6 @@ Napi::Value Hook(const Napi::CallbackInfo& info) {
   const std::string problem = HookPlatform(CurrentPlatform(), Arg(info, 0));
   if (!problem.empty()) throw Napi::Error::New(info.Env(), "cannot hook the Node platform: " + problem);
   return info.Env().Undefined();
-}
-
-// serve(controlFd, onRequest) -> the control socket's new descriptor. Makes this hooked process a zygote:
-// moves the control socket out of the way of descriptors 0-3, calls onRequest() on the event loop whenever
-// it is readable, and starts reaping.
-Napi::Value Serve(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int fd = Arg(info, 0);
-  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "binding argument 1 must be a function");
-  if (control_fd >= 0) throw Napi::Error::New(env, "already serving");
-  if (HookedPool() == nullptr) throw Napi::Error::New(env, "the platform is not hooked");
-  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
-  if (moved < 0) throw ErrnoError(env, errno, "fcntl");
-  // Descriptor 3 stays taken (by /dev/null) rather than free: a child's job channel is placed there, and
-  // whatever else a child opens first — libuv's fork handler makes a new signal lock pipe inside fork() —
-  // must not get that number and be overwritten.
-  const int placeholder = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (placeholder < 0 || dup3(placeholder, fd, O_CLOEXEC) < 0) {
-    const int error = errno;
-    close(moved);
-    throw ErrnoError(env, error, "dup3");
-  }
-  close(placeholder);
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  int rc = uv_poll_init(loop, &control_poll, moved);
-  if (rc == 0) rc = uv_poll_start(&control_poll, UV_READABLE, OnControl);
-  if (rc != 0) {
-    close(moved);
-    throw Napi::Error::New(env, std::string("uv_poll_start: ") + uv_strerror(rc));
-  }
-  control_fd = moved;
-  serving_env = env;
-  on_request = Napi::Persistent(info[1].As<Napi::Function>());
-  if (!reaper_started) {
-    reaper_started = true;
-    std::thread(Reap).detach();
-  }
-  return Napi::Number::New(env, moved);
 }
 
 // V8 marks its memory MADV_DONTFORK (Node builds it with v8_enable_private_mapping_fork_optimization): a
@@ -248,6 +192,43 @@ void InheritAllMemory() {
   WalkMaps();
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Serving. Each request is served by a child forked ahead of it (a spare): the request hands the spare its
+// descriptors, and the next spare is forked once no request waits, so that neither the fork nor the spare's
+// set-up delays a start. This runs in C++, not in JS, because of what fork() does to the zygote itself: after
+// each fork it shares every page with the spare, so each page it writes next is copied first. Serving a
+// request in JS wrote ~50 pages of V8's heap (~0.25 ms of each start); this touches a few.
+
+// A request's descriptors: the job channel, stdout and stderr.
+struct Request {
+  int channel;
+  int out;
+  int err;
+};
+
+uv_poll_t control_poll;
+int control_fd = -1;
+napi_env serving_env = nullptr;
+// In a spare, called with its socket to the zygote: it sets itself up and waits there for its request.
+Napi::FunctionReference on_spare;
+int quiesce_ms = 0;
+std::deque<Request> requests;
+pid_t spare = 0;        // the spare waiting for a request, or 0
+int spare_socket = -1;  // the zygote's end of its socket
+// A fork is retried a loop turn later while V8's worker tasks do not pause (one may wait for the main thread,
+// which must run its loop); after kMaxTries the request is refused and its requester starts it with 'spawn'.
+constexpr int kMaxTries = 100;
+int busy_tries = 0;
+uv_timer_t retry_timer;
+uv_check_t refill_check;  // forks the next spare once no request waits
+bool in_spare = false;    // set in a spare: the zygote's serving state it copied is not its own
+
+void CloseRequest(const Request& request) {
+  close(request.channel);
+  close(request.out);
+  close(request.err);
+}
+
 int natural_exit_code = 0;
 
 // In a child: fires when the first delayed V8 task it inherited is due, and starts its pool's timer thread
@@ -284,14 +265,18 @@ void BecomeChild(Napi::Env env) {
     uv_timer_start(&first_delayed_timer, OnFirstDelayedDue, static_cast<uint64_t>(first_delayed), 0);
     uv_unref(reinterpret_cast<uv_handle_t*>(&first_delayed_timer));
   }
-  // The zygote's descriptors: the control socket and its other children's channels.
-  uv_poll_stop(&control_poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&control_poll), nullptr);
-  on_request.Reset();
-  for (const auto& child : children) close(child.second);
-  children.clear();
+  // The zygote's handles and descriptors: the control socket, the requests queued there, its other
+  // children's channels.
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&control_poll), reinterpret_cast<uv_handle_t*>(&retry_timer),
+                              reinterpret_cast<uv_handle_t*>(&refill_check)}) {
+    uv_close(handle, nullptr);
+  }
   close(control_fd);
   control_fd = -1;
+  for (const Request& request : requests) CloseRequest(request);
+  requests.clear();
+  for (const auto& child : children) close(child.second);
+  children.clear();
   // Node's own exit would join the platform's worker threads, which do not exist here: leave with _exit(),
   // from process.exit() and from the end of the event loop alike.
   node::SetProcessExitHandler(CurrentEnvironment(), [](node::Environment*, int code) {
@@ -304,50 +289,91 @@ void BecomeChild(Napi::Env env) {
   });
 }
 
-// fork(quiesceMs) -> in the zygote the new spare's pid, or -1 when V8's worker tasks did not pause within
-// quiesceMs (try again after a turn of the event loop); 0 in the spare. The spare has nothing of the zygote's
-// descriptors but those the caller opened for it; it waits for a request (place) before it is anyone's.
-Napi::Value Fork(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int quiesce_ms = Arg(info, 0);
+// What a fork attempt gave: a spare (already there, or just forked), the spare itself (in the child), V8's
+// worker tasks busy (try again a loop turn later), or a failed fork (out of processes or memory).
+enum class Forked { kReady, kInSpare, kBusy, kFailed };
+
+// Sends one byte with `count` descriptors attached; false if the peer is gone.
+bool SendFds(int socket, const int* fds, size_t count) {
+  char byte = 1;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+  memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
+  ssize_t n;
+  do n = sendmsg(socket, &message, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == 1;
+}
+
+// Forks a spare unless there is one. In the spare, runs on_spare (which returns once the spare has its
+// request and is on its way to being a Process) and gives kInSpare: the caller returns at once.
+Forked ForkSpare(Napi::Env env) {
+  if (spare != 0) return Forked::kReady;
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return Forked::kFailed;
   WorkerPool* pool = HookedPool();
-  if (pool == nullptr || control_fd < 0) throw Napi::Error::New(env, "not a zygote");
-  if (!pool->Quiesce(quiesce_ms)) return Napi::Number::New(env, -1);
+  if (!pool->Quiesce(quiesce_ms)) {
+    close(pair[0]);
+    close(pair[1]);
+    return Forked::kBusy;
+  }
   InheritAllMemory();
   // Held across fork(): the reaper must know the spare before it can reap it.
   std::unique_lock<std::mutex> lock(children_mu);
   const pid_t pid = fork();
   if (pid == 0) {
     lock.release();  // the reaper does not exist here
+    in_spare = true;
+    close(pair[0]);
     BecomeChild(env);
-    return Napi::Number::New(env, 0);
+    Napi::AsyncContext context(env, "posix-mp:forkserver");
+    on_spare.MakeCallback(env.Global(), {Napi::Number::New(env, pair[1])}, context);
+    return Forked::kInSpare;
   }
-  const int error = errno;
   pool->Resume();
-  if (pid < 0) throw ErrnoError(env, error, "fork");
+  close(pair[1]);
+  if (pid < 0) {
+    close(pair[0]);
+    return Forked::kFailed;
+  }
+  spare = pid;
+  spare_socket = pair[0];
   spare_pid = pid;
   spare_reaped = false;
   ++unreaped;
   children_cv.notify_one();
-  return Napi::Number::New(env, pid);
+  return Forked::kReady;
 }
 
-// adopt(pid, channel) -> false if the spare `pid` is known to have died (fork another); else true: it is to
-// serve the request whose job channel is `channel`. Sends the pid to the requester over the channel, and keeps
-// the channel to relay the child's exit status — at once if the spare has died meanwhile.
-Napi::Value Adopt(const Napi::CallbackInfo& info) {
-  const pid_t pid = Arg(info, 0);
-  const int channel = Arg(info, 1);
+// Gives `request` to the spare; false if the spare is known to have died (killed from outside): fork another.
+// Its pid goes to the requester first, before anything the child could send there; the zygote keeps the
+// channel until it relays the exit status — which is all the requester learns of a spare that died in the
+// moment between.
+bool HandOver(const Request& request) {
+  const pid_t pid = spare;
+  const int socket = spare_socket;
+  spare = 0;
+  spare_socket = -1;
   {
     std::lock_guard<std::mutex> lock(children_mu);
     if (pid == spare_pid && spare_reaped) {
       spare_pid = 0;
-      return Napi::Boolean::New(info.Env(), false);
+      close(socket);
+      return false;
     }
   }
   const int32_t reply = pid;
   ssize_t n;
-  do n = send(channel, &reply, sizeof reply, MSG_NOSIGNAL);
+  do n = send(request.channel, &reply, sizeof reply, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   bool reaped;
   int status;
@@ -355,11 +381,148 @@ Napi::Value Adopt(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(children_mu);
     reaped = pid == spare_pid && spare_reaped;
     status = spare_status;
-    if (!reaped) children.emplace(pid, channel);
+    if (!reaped) children.emplace(pid, request.channel);
     if (pid == spare_pid) spare_pid = 0;
   }
-  if (reaped) Relay(channel, status);
-  return Napi::Boolean::New(info.Env(), true);
+  if (reaped) {
+    Relay(request.channel, status);
+  } else {
+    const int fds[3] = {request.channel, request.out, request.err};
+    SendFds(socket, fds, 3);  // if the spare has died meanwhile, its status is relayed when it is reaped
+  }
+  close(socket);
+  close(request.out);
+  close(request.err);
+  return true;
+}
+
+void OnRetry(uv_timer_t*);
+
+// Serves the queued requests in order; then the next spare is forked on the loop's check phase.
+void ServeRequests(Napi::Env env) {
+  while (!requests.empty()) {
+    const Forked forked = ForkSpare(env);
+    if (forked == Forked::kInSpare) return;
+    if (forked == Forked::kReady) {
+      if (HandOver(requests.front())) {
+        requests.pop_front();
+        busy_tries = 0;
+      }
+      continue;
+    }
+    if (forked == Forked::kBusy && ++busy_tries < kMaxTries) {
+      uv_timer_start(&retry_timer, OnRetry, 1, 0);
+      return;
+    }
+    // Refused: closing the channel tells the requester (it starts the process with 'spawn').
+    CloseRequest(requests.front());
+    requests.pop_front();
+    busy_tries = 0;
+  }
+  if (spare == 0) uv_check_start(&refill_check, [](uv_check_t* check) {
+    uv_check_stop(check);
+    Napi::Env env(serving_env);
+    Napi::HandleScope scope(env);
+    if (!requests.empty() || spare != 0) return;
+    const Forked forked = ForkSpare(env);
+    if (forked == Forked::kBusy && ++busy_tries < kMaxTries) uv_timer_start(&retry_timer, OnRetry, 1, 0);
+    if (forked != Forked::kBusy) busy_tries = 0;
+  });
+}
+
+void OnRetry(uv_timer_t*) {
+  Napi::Env env(serving_env);
+  Napi::HandleScope scope(env);
+  ServeRequests(env);
+}
+
+// The control socket is readable: a request (one byte, three descriptors), or EOF when the requester closed
+// it or died — nothing left to serve.
+void OnControl(uv_poll_t*, int, int) {
+  char byte;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)];
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(control_fd, &message, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) return;
+  std::vector<int> fds;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const int* data = reinterpret_cast<const int*>(CMSG_DATA(header));
+    fds.insert(fds.end(), data, data + count);
+  }
+  if (n <= 0 && fds.empty()) {
+    fflush(nullptr);
+    _exit(0);
+  }
+  if (fds.size() != 3 || (message.msg_flags & MSG_CTRUNC) != 0) {
+    for (int fd : fds) close(fd);
+    return;
+  }
+  requests.push_back({fds[0], fds[1], fds[2]});
+  if (requests.size() > 1 || uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer))) return;  // being served
+  Napi::Env env(serving_env);
+  Napi::HandleScope scope(env);
+  try {
+    ServeRequests(env);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  }
+}
+
+// serve(controlFd, quiesceMs, onSpare): makes this hooked process a zygote. It moves the control socket out
+// of the way of descriptors 0-3, starts reaping, forks a first spare and serves requests from then on (see
+// above). It returns in the zygote; each spare, in the middle of a later callback of the event loop, calls
+// onSpare(socket) — the zygote itself never runs JS again. A fork waits at most quiesceMs for V8's worker
+// tasks to pause.
+Napi::Value Serve(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = Arg(info, 0);
+  quiesce_ms = Arg(info, 1);
+  if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "binding argument 2 must be a function");
+  if (control_fd >= 0) throw Napi::Error::New(env, "already serving");
+  if (HookedPool() == nullptr) throw Napi::Error::New(env, "the platform is not hooked");
+  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
+  if (moved < 0) throw ErrnoError(env, errno, "fcntl");
+  // Descriptor 3 stays taken (by /dev/null) rather than free: a child's job channel is placed there, and
+  // whatever else a child opens first — libuv's fork handler makes a new signal lock pipe inside fork() —
+  // must not get that number and be overwritten.
+  const int placeholder = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (placeholder < 0 || dup3(placeholder, fd, O_CLOEXEC) < 0) {
+    const int error = errno;
+    close(moved);
+    throw ErrnoError(env, error, "dup3");
+  }
+  close(placeholder);
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  int rc = uv_poll_init(loop, &control_poll, moved);
+  if (rc == 0) rc = uv_poll_start(&control_poll, UV_READABLE, OnControl);
+  if (rc != 0) {
+    close(moved);
+    throw Napi::Error::New(env, std::string("uv_poll_start: ") + uv_strerror(rc));
+  }
+  uv_timer_init(loop, &retry_timer);
+  uv_check_init(loop, &refill_check);
+  // The zygote lives as long as its control socket, not as long as these.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&retry_timer));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&refill_check));
+  control_fd = moved;
+  serving_env = env;
+  on_spare = Napi::Persistent(info[2].As<Napi::Function>());
+  if (!reaper_started) {
+    reaper_started = true;
+    std::thread(Reap).detach();
+  }
+  ServeRequests(env);
+  return env.Undefined();
 }
 
 // place(channel, stdout, stderr): in a spare that got its request, makes them descriptors 3, 1 and 2.
@@ -410,8 +573,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("check", Napi::Function::New(env, Check, "check"));
   exports.Set("hook", Napi::Function::New(env, Hook, "hook"));
   exports.Set("serve", Napi::Function::New(env, Serve, "serve"));
-  exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
-  exports.Set("adopt", Napi::Function::New(env, Adopt, "adopt"));
   exports.Set("place", Napi::Function::New(env, PlaceRequest, "place"));
   exports.Set("setExitCode", Napi::Function::New(env, SetExitCode, "setExitCode"));
   exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
