@@ -219,9 +219,10 @@ async function main(): Promise<void> {
   // booting and warming up made due, ~2-3 ms — runs now, not when the job has arrived.
   await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise((resolve) => setImmediate(resolve));
-  if (zygote) await preload(process.argv.slice(3));
+  // A zygote's arguments: the Node options it added for itself (see prepared.ts), the modules to preload.
+  if (zygote) await preload(process.argv.slice(4));
   ownEnvironment = { ...process.env };
-  if (zygote) await serveForks();
+  if (zygote) await serveForks(process.argv[3]!.split(' ').filter((option) => option !== ''));
   // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
   binding.closeOnExec(CHANNEL_FD);
   channelIdentity = channelIdentityOf(CHANNEL_FD);

@@ -11,12 +11,13 @@
  * Its environment, working directory and argv come with its job, as for any child.
  */
 import { randomFillSync } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import { availableParallelism } from 'node:os';
 
 import { runAfterForkHooks } from '../internal/after_fork.js';
 import { binding } from '../internal/native.js';
 import { forkServerAddon, forkServerProblem, type ForkServerAddon } from './forkserver_native.js';
-import { CHANNEL_FD, ZYGOTE_LARGE_PAGES } from './prepared.js';
+import { CHANNEL_FD } from './prepared.js';
 
 const SIGINT = 2;
 /** How long one fork waits for V8's background tasks to pause (then it is tried again a loop turn later). */
@@ -50,8 +51,10 @@ export function prepareZygote(): void {
  * next spare once no request is waiting, so that neither the fork nor that set-up delays a start. The addon
  * does the serving (see native/forkserver/zygote.cc): this JS runs again only in each spare.
  */
-export function serveForks(): Promise<void> {
+export function serveForks(addedOptions: readonly string[]): Promise<void> {
   const addon = zygoteAddon();
+  // Children compile their new code lazily, as any Node does (the fork server compiled its own eagerly).
+  if (addedOptions.includes('--no-lazy')) setFlagsFromString('--lazy');
   binding.signalDisposition(SIGINT, true);
   // A child would inherit a waiter or spawner thread's queue and locks, but not the thread: its first async
   // wait could hang. The zygote runs no JS from here on, so none can start: if one has, it cannot serve (the
@@ -64,7 +67,7 @@ export function serveForks(): Promise<void> {
   const requesterPid = process.ppid;
   return new Promise((resolve) => {
     addon.serve(CHANNEL_FD, QUIESCE_MS, (socket: number) => {
-      becomeChild(addon, zygotePid, requesterPid);
+      becomeChild(addon, zygotePid, requesterPid, addedOptions.length);
       awaitRequest(addon, socket);
       resolve();
     });
@@ -84,7 +87,7 @@ function awaitRequest(addon: ForkServerAddon, socket: number): void {
 }
 
 /** Makes a forked child its own process (see the module comment). */
-function becomeChild(addon: ForkServerAddon, zygotePid: number, requesterPid: number): void {
+function becomeChild(addon: ForkServerAddon, zygotePid: number, requesterPid: number, addedOptions: number): void {
   Object.defineProperty(process, 'pid', { value: addon.getpid(), enumerable: true, configurable: true, writable: false });
   // The requester, as long as the zygote is the real parent; after the zygote's death, whoever adopted it.
   Object.defineProperty(process, 'ppid', {
@@ -95,8 +98,8 @@ function becomeChild(addon: ForkServerAddon, zygotePid: number, requesterPid: nu
     enumerable: true,
     configurable: true,
   });
-  // Node's options as the requester's children have them: without the one the fork server added for itself.
-  if (process.execArgv[0] === ZYGOTE_LARGE_PAGES) process.execArgv.shift();
+  // Node's options as the requester's children have them: without those the fork server added for itself.
+  process.execArgv.splice(0, addedOptions);
   reseedMathRandom();
   runAfterForkHooks();
   process.on('exit', (code) => addon.setExitCode(code));
