@@ -26,7 +26,8 @@ export interface Job {
   /** Python's `_identity`: the child names its own children `Process-<identity>:<n>`. */
   identity: number[];
   parentPid: number;
-  env: Record<string, string>;
+  /** The environment at `start()`, as {@link environmentBlock} writes it. */
+  env: string;
   cwd: string;
   argv: string[];
 }
@@ -49,8 +50,6 @@ export function encodeJob(source: JobSource): { body: Buffer; files: PassedFile[
   const out = new Outgoing();
   const args = out.encode(source.args, 'args');
   const fields = source.processClass ? out.encode(source.processClass.fields, 'this') : undefined;
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   const job: Job = {
     target: source.target,
     processClass: source.processClass ? { locator: source.processClass.locator, fields } : undefined,
@@ -60,7 +59,7 @@ export function encodeJob(source: JobSource): { body: Buffer; files: PassedFile[
     daemon: source.daemon,
     identity: source.identity,
     parentPid: process.pid,
-    env,
+    env: environmentBlock(),
     cwd: process.cwd(),
     argv: process.argv,
   };
@@ -72,6 +71,26 @@ export function encodeJob(source: JobSource): { body: Buffer; files: PassedFile[
     if (source.processClass) serializeEncoded(fields, source.processClass.fields, 'this');
     throw error;
   }
+}
+
+/**
+ * This process's environment as one string: `KEY=value` entries, each ended by a NUL (which no variable can
+ * hold). A child compares it with its own in one step: the same, as a rule, when nothing changed.
+ */
+export function environmentBlock(): string {
+  let block = '';
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) block += `${key}=${value}\0`;
+  return block;
+}
+
+/** The variables of an {@link environmentBlock}. */
+export function parseEnvironmentBlock(block: string): Map<string, string> {
+  const variables = new Map<string, string>();
+  for (const entry of block.split('\0')) {
+    const equals = entry.indexOf('=');
+    if (equals > 0) variables.set(entry.slice(0, equals), entry.slice(equals + 1));
+  }
+  return variables;
 }
 
 /** Sends a serialized job and the descriptors of `files`; never blocks for the job's size. */

@@ -79,12 +79,12 @@ const ZYGOTE_OPTIONS: readonly { option: string; family: RegExp }[] = [
 
 /**
  * The fork server's command line: its Node options (those of ZYGOTE_OPTIONS it adds, then the user's), then
- * `dist/child.js --posix-mp-zygote '<the options it added>' [modules to preload...]`.
+ * `dist/child.js --posix-mp-zygote '<what it added: those options and zygoteVariables()>' [modules...]`.
  */
 function zygoteArgv(preload: readonly string[]): string[] {
   const argv = childExecArgv();
   const added = ZYGOTE_OPTIONS.filter(({ family }) => !argv.some((arg) => family.test(arg))).map(({ option }) => option);
-  return [process.execPath, ...added, ...argv, CHILD_SCRIPT, ZYGOTE_ARG, added.join(' '), ...preload];
+  return [process.execPath, ...added, ...argv, CHILD_SCRIPT, ZYGOTE_ARG, [...added, ...zygoteVariables()].join(' '), ...preload];
 }
 
 /**
@@ -103,14 +103,13 @@ function environment(): string[] {
 }
 
 /**
- * The fork server's environment: this process's, with the dynamic linker told to bind every symbol at load
- * (LD_BIND_NOW). Otherwise each child would look up, on its first call, every library function that only
- * children call (~50 page faults and as many symbol searches per start). A child's environment is its
- * requester's (its job's), without it.
+ * What the fork server's environment adds to this process's: the dynamic linker told to bind every symbol at
+ * load (LD_BIND_NOW). Otherwise each child would look up, on its first call, every library function that
+ * only children call (~50 page faults and as many symbol searches per start). The fork server removes it
+ * from its own environment once booted; a child's environment is its requester's anyway.
  */
-function zygoteEnvironment(): string[] {
-  const envp = environment();
-  return process.env.LD_BIND_NOW === undefined ? [...envp, 'LD_BIND_NOW=1'] : envp;
+function zygoteVariables(): string[] {
+  return process.env.LD_BIND_NOW === undefined ? ['LD_BIND_NOW=1'] : [];
 }
 
 /**
@@ -164,7 +163,7 @@ export class Interpreter {
           file: process.execPath,
           paths: [process.execPath],
           argv: origin === 'spawn' ? [process.execPath, ...childExecArgv(), CHILD_SCRIPT] : zygoteArgv(origin.preload),
-          envp: origin === 'spawn' ? environment() : zygoteEnvironment(),
+          envp: origin === 'spawn' ? environment() : [...environment(), ...zygoteVariables()],
           cwd: undefined,
           // stdin is /dev/null, as in Python's children; stdout and stderr are shared with this process.
           fds: [-1, 1, 2, theirs],

@@ -114,15 +114,18 @@ const BATCH = 256;
  * fork). crypto.randomUUID needs nothing: its cache of random bytes is empty in the zygote, which never uses it.
  */
 function reseedMathRandom(): void {
-  const words = new Uint32Array(BATCH * 2);
-  const batch = new Float64Array(BATCH);
+  // Allocated on first use: most children never call it.
+  let words: Uint32Array | undefined;
+  let batch: Float64Array | undefined;
   let next = BATCH;
   Math.random = function random(): number {
     if (next === BATCH) {
+      words ??= new Uint32Array(BATCH * 2);
+      batch ??= new Float64Array(BATCH);
       randomFillSync(words);
       for (let i = 0; i < BATCH; i++) batch[i] = ((words[2 * i]! >>> 5) * 67108864 + (words[2 * i + 1]! >>> 6)) / 9007199254740992;
       next = 0;
     }
-    return batch[next++]!;
+    return batch![next++]!;
   };
 }
