@@ -31,6 +31,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -71,14 +72,13 @@ int32_t Arg(const Napi::CallbackInfo& info, size_t i) {
 
 // ---------------------------------------------------------------------------------------------------------
 // The zygote's children: each one's job channel, kept until it is reaped and its status relayed; and the
-// spare, forked but not yet given a request (see ForkSpare and HandOver).
+// spares, forked but not yet given a request (see ForkSpare and HandOver).
 
 std::mutex children_mu;
 std::condition_variable children_cv;
-std::unordered_map<pid_t, int> children;  // pid -> the zygote's copy of its job channel
-pid_t spare_pid = 0;                      // the last spare forked, until adopted
-bool spare_reaped = false;                // it died before it was adopted, with spare_status
-int spare_status = 0;
+std::unordered_map<pid_t, int> children;   // pid -> the zygote's copy of its job channel
+std::unordered_set<pid_t> spare_pids;      // the spares not given a request yet
+std::unordered_map<pid_t, int> dead_spares;  // those of them that died already (killed from outside): status
 int unreaped = 0;  // children forked and not reaped yet
 bool reaper_started = false;
 
@@ -108,10 +108,7 @@ void Reap() {
       --unreaped;
       auto it = children.find(pid);
       if (it == children.end()) {
-        if (pid == spare_pid) {
-          spare_reaped = true;
-          spare_status = status;
-        }
+        if (spare_pids.count(pid) != 0) dead_spares.emplace(pid, status);
         continue;
       }
       channel = it->second;
@@ -194,8 +191,9 @@ void InheritAllMemory() {
 
 // ---------------------------------------------------------------------------------------------------------
 // Serving. Each request is served by a child forked ahead of it (a spare): the request hands the spare its
-// descriptors, and the next spare is forked once no request waits, so that neither the fork nor the spare's
-// set-up delays a start. This runs in C++, not in JS, because of what fork() does to the zygote itself: after
+// descriptors, and new spares are forked once no request waits, so that neither the fork nor the spare's
+// set-up delays a start. kSpares are kept: a burst of starts then begins with that many forks already made
+// (while the machine was idle, as a rule), ~1 ms of CPU each. This runs in C++, not in JS, because of what fork() does to the zygote itself: after
 // each fork it shares every page with the spare, so each page it writes next is copied first. Serving a
 // request in JS wrote ~50 pages of V8's heap (~0.25 ms of each start); this touches a few.
 
@@ -213,14 +211,19 @@ napi_env serving_env = nullptr;
 Napi::FunctionReference on_spare;
 int quiesce_ms = 0;
 std::deque<Request> requests;
-pid_t spare = 0;        // the spare waiting for a request, or 0
-int spare_socket = -1;  // the zygote's end of its socket
+// A spare waiting for a request: its pid and the zygote's end of its socket.
+struct Spare {
+  pid_t pid;
+  int socket;
+};
+constexpr size_t kSpares = 2;
+std::deque<Spare> spares;  // oldest first
 // A fork is retried a loop turn later while V8's worker tasks do not pause (one may wait for the main thread,
 // which must run its loop); after kMaxTries the request is refused and its requester starts it with 'spawn'.
 constexpr int kMaxTries = 100;
 int busy_tries = 0;
 uv_timer_t retry_timer;
-uv_check_t refill_check;  // forks the next spare once no request waits
+uv_idle_t refill_idle;  // forks spares, one per turn of the loop, while no request waits
 bool in_spare = false;    // set in a spare: the zygote's serving state it copied is not its own
 
 void CloseRequest(const Request& request) {
@@ -268,13 +271,15 @@ void BecomeChild(Napi::Env env) {
   // The zygote's handles and descriptors: the control socket, the requests queued there, its other
   // children's channels.
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&control_poll), reinterpret_cast<uv_handle_t*>(&retry_timer),
-                              reinterpret_cast<uv_handle_t*>(&refill_check)}) {
+                              reinterpret_cast<uv_handle_t*>(&refill_idle)}) {
     uv_close(handle, nullptr);
   }
   close(control_fd);
   control_fd = -1;
   for (const Request& request : requests) CloseRequest(request);
   requests.clear();
+  for (const Spare& spare : spares) close(spare.socket);
+  spares.clear();
   for (const auto& child : children) close(child.second);
   children.clear();
   // Node's own exit would join the platform's worker threads, which do not exist here: leave with _exit(),
@@ -289,9 +294,9 @@ void BecomeChild(Napi::Env env) {
   });
 }
 
-// What a fork attempt gave: a spare (already there, or just forked), the spare itself (in the child), V8's
-// worker tasks busy (try again a loop turn later), or a failed fork (out of processes or memory).
-enum class Forked { kReady, kInSpare, kBusy, kFailed };
+// What a fork attempt gave: a new spare, the spare itself (in the child), V8's worker tasks busy (try again a
+// loop turn later), or a failed fork (out of processes or memory).
+enum class Forked { kForked, kInSpare, kBusy, kFailed };
 
 // Sends one byte with `count` descriptors attached; false if the peer is gone.
 bool SendFds(int socket, const int* fds, size_t count) {
@@ -342,10 +347,9 @@ void CollectYoungGeneration() {
   v8::V8::SetFlagsFromString("--no-expose-gc");
 }
 
-// Forks a spare unless there is one. In the spare, runs on_spare (which returns once the spare has its
-// request and is on its way to being a Process) and gives kInSpare: the caller returns at once.
+// Forks a spare. In the spare, runs on_spare (which returns once the spare has its request and is on its
+// way to being a Process) and gives kInSpare: the caller returns at once.
 Forked ForkSpare(Napi::Env env) {
-  if (spare != 0) return Forked::kReady;
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return Forked::kFailed;
   CollectYoungGeneration();
@@ -374,28 +378,24 @@ Forked ForkSpare(Napi::Env env) {
     close(pair[0]);
     return Forked::kFailed;
   }
-  spare = pid;
-  spare_socket = pair[0];
-  spare_pid = pid;
-  spare_reaped = false;
+  spares.push_back({pid, pair[0]});
+  spare_pids.insert(pid);
   ++unreaped;
   children_cv.notify_one();
-  return Forked::kReady;
+  return Forked::kForked;
 }
 
-// Gives `request` to the spare; false if the spare is known to have died (killed from outside): fork another.
+// Gives `request` to `spare`; false if the spare is known to have died (killed from outside): take another.
 // Its pid goes to the requester first, before anything the child could send there; the zygote keeps the
 // channel until it relays the exit status — which is all the requester learns of a spare that died in the
 // moment between.
-bool HandOver(const Request& request) {
-  const pid_t pid = spare;
-  const int socket = spare_socket;
-  spare = 0;
-  spare_socket = -1;
+bool HandOver(const Request& request, const Spare& spare) {
+  const pid_t pid = spare.pid;
+  const int socket = spare.socket;
   {
     std::lock_guard<std::mutex> lock(children_mu);
-    if (pid == spare_pid && spare_reaped) {
-      spare_pid = 0;
+    if (dead_spares.erase(pid) != 0) {
+      spare_pids.erase(pid);
       close(socket);
       return false;
     }
@@ -405,13 +405,18 @@ bool HandOver(const Request& request) {
   do n = send(request.channel, &reply, sizeof reply, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   bool reaped;
-  int status;
+  int status = 0;
   {
     std::lock_guard<std::mutex> lock(children_mu);
-    reaped = pid == spare_pid && spare_reaped;
-    status = spare_status;
-    if (!reaped) children.emplace(pid, request.channel);
-    if (pid == spare_pid) spare_pid = 0;
+    auto dead = dead_spares.find(pid);
+    reaped = dead != dead_spares.end();
+    if (reaped) {
+      status = dead->second;
+      dead_spares.erase(dead);
+    } else {
+      children.emplace(pid, request.channel);
+    }
+    spare_pids.erase(pid);
   }
   if (reaped) {
     Relay(request.channel, status);
@@ -427,36 +432,52 @@ bool HandOver(const Request& request) {
 
 void OnRetry(uv_timer_t*);
 
-// Serves the queued requests in order; then the next spare is forked on the loop's check phase.
+void OnRefill(uv_idle_t* idle);
+
+// Serves the queued requests in order; then spares are forked on the following turns of the loop.
 void ServeRequests(Napi::Env env) {
   while (!requests.empty()) {
-    const Forked forked = ForkSpare(env);
-    if (forked == Forked::kInSpare) return;
-    if (forked == Forked::kReady) {
-      if (HandOver(requests.front())) {
-        requests.pop_front();
-        busy_tries = 0;
+    if (spares.empty()) {
+      const Forked forked = ForkSpare(env);
+      if (forked == Forked::kInSpare) return;
+      if (forked == Forked::kForked) continue;
+      if (forked == Forked::kBusy && ++busy_tries < kMaxTries) {
+        uv_timer_start(&retry_timer, OnRetry, 1, 0);
+        return;
       }
+      // Refused: closing the channel tells the requester (it starts the process with 'spawn').
+      CloseRequest(requests.front());
+      requests.pop_front();
+      busy_tries = 0;
       continue;
     }
-    if (forked == Forked::kBusy && ++busy_tries < kMaxTries) {
-      uv_timer_start(&retry_timer, OnRetry, 1, 0);
-      return;
+    const Spare spare = spares.front();
+    spares.pop_front();
+    if (HandOver(requests.front(), spare)) {
+      requests.pop_front();
+      busy_tries = 0;
     }
-    // Refused: closing the channel tells the requester (it starts the process with 'spawn').
-    CloseRequest(requests.front());
-    requests.pop_front();
-    busy_tries = 0;
   }
-  if (spare == 0) uv_check_start(&refill_check, [](uv_check_t* check) {
-    uv_check_stop(check);
-    Napi::Env env(serving_env);
-    Napi::HandleScope scope(env);
-    if (!requests.empty() || spare != 0) return;
-    const Forked forked = ForkSpare(env);
-    if (forked == Forked::kBusy && ++busy_tries < kMaxTries) uv_timer_start(&retry_timer, OnRetry, 1, 0);
-    if (forked != Forked::kBusy) busy_tries = 0;
-  });
+  if (spares.size() < kSpares) uv_idle_start(&refill_idle, OnRefill);
+}
+
+// One spare more, until there are kSpares, unless a request waits (it is served first).
+void OnRefill(uv_idle_t* idle) {
+  if (!requests.empty() || spares.size() >= kSpares || uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer))) {
+    uv_idle_stop(idle);
+    return;
+  }
+  Napi::Env env(serving_env);
+  Napi::HandleScope scope(env);
+  const Forked forked = ForkSpare(env);
+  if (forked == Forked::kInSpare) return;
+  if (forked == Forked::kBusy && ++busy_tries < kMaxTries) {
+    uv_idle_stop(idle);
+    uv_timer_start(&retry_timer, OnRetry, 1, 0);
+    return;
+  }
+  busy_tries = 0;
+  if (forked == Forked::kFailed || spares.size() >= kSpares) uv_idle_stop(idle);
 }
 
 void OnRetry(uv_timer_t*) {
@@ -539,10 +560,10 @@ Napi::Value Serve(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, std::string("uv_poll_start: ") + uv_strerror(rc));
   }
   uv_timer_init(loop, &retry_timer);
-  uv_check_init(loop, &refill_check);
+  uv_idle_init(loop, &refill_idle);
   // The zygote lives as long as its control socket, not as long as these.
   uv_unref(reinterpret_cast<uv_handle_t*>(&retry_timer));
-  uv_unref(reinterpret_cast<uv_handle_t*>(&refill_check));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&refill_idle));
   control_fd = moved;
   serving_env = env;
   on_spare = Napi::Persistent(info[2].As<Napi::Function>());
