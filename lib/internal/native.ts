@@ -145,7 +145,8 @@ export interface Binding {
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   localPort(fd: number): number;
   setParentDeathSignal(signal: number): void;
-  exitNow(code: number, reportFd?: number): never;
+  reportExitOn(fd: number): void;
+  exitNow(code: number): never;
   /** How many waiter or spawner threads this process has ever started (a fork server's zygote: none). */
   backgroundThreadsStarted(): number;
   /** sizeof/offsetof of posix_mp.h's structs and its constants (native/core/layout.cc), see layout.ts. */

@@ -9,7 +9,6 @@
  * drained; n on `process.exit(n)`; 1 when the target throws or rejects (the stack is printed on stderr
  * after `Process <name>:`), or when the target cannot be found (the message says what to export).
  */
-import { fstatSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 // The whole package, first: a prepared interpreter has it loaded before its job arrives, and every class of
@@ -113,7 +112,6 @@ async function rehearse(): Promise<void> {
   const [ours, theirs] = binding.socketPair();
   try {
     sendJob(ours, body, files);
-    channelIdentityOf(theirs);
     const { job, fds } = receiveJob(theirs)!;
     adoptEnvironment(job);
     await reviveJob(job, fds, await findJobCode(job))();
@@ -125,48 +123,41 @@ async function rehearse(): Promise<void> {
 }
 
 /**
- * Ends the process once its event loop has drained, as Node would, but through process.exit(): that skips
- * tearing down the environment and heap, which takes milliseconds that `join()` would wait for. If the user's
- * code listens for 'beforeExit' itself (and may schedule more work there), Node's own ending is left alone.
+ * Ends the process once its event loop has drained, as Node would, but without tearing down the environment
+ * and heap, which takes milliseconds that `join()` would wait for. If the user's code listens for
+ * 'beforeExit' itself (and may schedule more work there), Node's own ending is left alone.
  */
 function exitWhenDrained(): void {
   const onBeforeExit = (): void => {
-    if (process.listenerCount('beforeExit') === 1) process.exit();
+    if (process.listenerCount('beforeExit') === 1) exitDrained();
     else process.off('beforeExit', onBeforeExit);
   };
   process.on('beforeExit', onBeforeExit);
 }
 
+/** The status process.exit() would end with now. */
+function currentExitCode(): number {
+  return Number(process.exitCode ?? 0) || 0;
+}
+
+/**
+ * What process.exit() does, without calling it: Node's code for it would be compiled in each child, which
+ * never ran it before (~0.2 ms of a start). An 'exit' listener may still call process.exit() itself.
+ */
+function exitDrained(): never {
+  (process as unknown as { _exiting: boolean })._exiting = true;
+  process.emit('exit', currentExitCode());
+  return (process as unknown as { reallyExit(code: number): never }).reallyExit(currentExitCode());
+}
+
 /**
  * Makes every process.exit() of this child — the target's process.exit(n), a failure's exit 1, the drained
  * loop's exit 0 — end with _exit() once the 'exit' listeners have run, instead of Node's full teardown:
- * process.exit() emits 'exit' and then calls process.reallyExit(), which is where this takes over.
+ * process.exit() emits 'exit' and then calls process.reallyExit(), which is where this takes over. The exit
+ * status is reported on the job channel first (see reportExitOn in native/process/process.cc).
  */
 function exitFast(): void {
-  (process as unknown as { reallyExit(code: number): never }).reallyExit = (code) => binding.exitNow(code, reportFd());
-}
-
-/** The job channel's identity, recorded before the job arrived (see reportFd). */
-let channelIdentity: { dev: number; ino: number } | undefined;
-
-/** Records which socket `fd` is: the one reportFd() expects on descriptor 3 at the end. */
-function channelIdentityOf(fd: number): { dev: number; ino: number } {
-  const { dev, ino } = fstatSync(fd);
-  return { dev, ino };
-}
-
-/**
- * The job channel, over which the exit status is reported to the parent just before `_exit()` (prepared.ts) —
- * unless user code closed descriptor 3, maybe reusing the number for a file of its own: then -1 (no report;
- * the parent learns the status when it reaps this process).
- */
-function reportFd(): number {
-  try {
-    const { dev, ino } = channelIdentityOf(CHANNEL_FD);
-    return dev === channelIdentity?.dev && ino === channelIdentity.ino ? CHANNEL_FD : -1;
-  } catch {
-    return -1;
-  }
+  (process as unknown as { reallyExit(code: number): never }).reallyExit = (code) => binding.exitNow(code);
 }
 
 /** What a job runs, found in its modules: its target, its Process subclass, the functions among its arguments. */
@@ -233,7 +224,7 @@ async function main(): Promise<void> {
   if (zygote) await serveForks(added.filter((item) => item.startsWith('--')));
   // The channel stays open for the exit report (exitFast), but must not reach programs this process spawns.
   binding.closeOnExec(CHANNEL_FD);
-  channelIdentity = channelIdentityOf(CHANNEL_FD);
+  binding.reportExitOn(CHANNEL_FD);
   // A prepared interpreter sleeps here, in a blocking read, until it gets a job or its parent goes away.
   const received = receiveJob(CHANNEL_FD);
   if (received === null) process.exit(0);

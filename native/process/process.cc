@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -189,19 +190,38 @@ Napi::Value SetParentDeathSignal(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// exitNow(code, reportFd): _exit(code), for a Process child whose 'exit' listeners have run. Node's own exit
-// disposes of the platform and runs atexit handlers and static destructors, milliseconds that the parent's
-// join() would wait for; the kernel releases everything anyway. Standard output and error are already
-// written: Node writes them synchronously to files and pipes on Linux.
-// With reportFd >= 0 (the job channel), the exit status is first sent to the parent, which would otherwise
-// learn it only once the kernel has torn this process down: 3-8 ms for a Node process on a virtual machine.
-// No code of this process runs after the report. A failed send only costs the parent that wait.
+// The job channel on which exitNow() reports the exit status (see reportExitOn), and which socket it was:
+// user code may close that descriptor and reuse its number for something else.
+int exit_report_fd = -1;
+dev_t exit_report_dev = 0;
+ino_t exit_report_ino = 0;
+
+// reportExitOn(fd): exitNow() reports on `fd` (a Process child's job channel) while it is still this socket.
+Napi::Value ReportExitOn(const Napi::CallbackInfo& info) {
+  const int fd = ArgInt32(info, 0);
+  struct stat status;
+  if (fstat(fd, &status) != 0) throw SystemError(info.Env(), errno, "fstat");
+  exit_report_fd = fd;
+  exit_report_dev = status.st_dev;
+  exit_report_ino = status.st_ino;
+  return info.Env().Undefined();
+}
+
+// exitNow(code): _exit(code), for a Process child whose 'exit' listeners have run. Node's own exit disposes
+// of the platform and runs atexit handlers and static destructors, milliseconds that the parent's join()
+// would wait for; the kernel releases everything anyway. Standard output and error are already written: Node
+// writes them synchronously to files and pipes on Linux.
+// The exit status is first sent on the job channel (reportExitOn), if the descriptor is still that socket:
+// the parent would otherwise learn it only once the kernel has torn this process down, 3-8 ms for a Node
+// process on a virtual machine. No code of this process runs after the report. A failed send only costs the
+// parent that wait.
 Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   const int32_t code = ArgInt32(info, 0) & 0xff;
-  const int report_fd = info.Length() > 1 ? ArgInt32(info, 1) : -1;
-  if (report_fd >= 0) {
+  struct stat status;
+  if (exit_report_fd >= 0 && fstat(exit_report_fd, &status) == 0 && status.st_dev == exit_report_dev &&
+      status.st_ino == exit_report_ino) {
     ssize_t n;
-    do n = send(report_fd, &code, sizeof code, MSG_NOSIGNAL | MSG_DONTWAIT);
+    do n = send(exit_report_fd, &code, sizeof code, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
   }
   _exit(code);
@@ -227,6 +247,7 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("killpg", Napi::Function::New(env, Killpg, "killpg"));
   exports.Set("setsid", Napi::Function::New(env, Setsid, "setsid"));
   exports.Set("getpgid", Napi::Function::New(env, Getpgid, "getpgid"));
+  exports.Set("reportExitOn", Napi::Function::New(env, ReportExitOn, "reportExitOn"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("backgroundThreadsStarted",
               Napi::Function::New(env, BackgroundThreadsStartedCount, "backgroundThreadsStarted"));
