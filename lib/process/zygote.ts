@@ -53,6 +53,9 @@ export function prepareZygote(): void {
  */
 export function serveForks(addedOptions: readonly string[]): Promise<void> {
   const addon = zygoteAddon();
+  // Node's getter of process.exitCode, which a child reads as it ends (child.ts), was not compiled when Node
+  // booted: read here, it is compiled once instead of in each child (~0.25 ms).
+  void process.exitCode;
   // Children compile their new code lazily, as any Node does (the fork server compiled its own eagerly).
   if (addedOptions.includes('--no-lazy')) setFlagsFromString('--lazy');
   binding.signalDisposition(SIGINT, true);
