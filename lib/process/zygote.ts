@@ -53,6 +53,9 @@ export function prepareZygote(): void {
  */
 export function serveForks(addedOptions: readonly string[]): Promise<void> {
   const addon = zygoteAddon();
+  // What each child renews after the fork (its arenas of shared memory, ...) is given up here once already,
+  // so that a child has nothing of it to close.
+  runAfterForkHooks();
   // Node's getter of process.exitCode, which a child reads as it ends (child.ts), was not compiled when Node
   // booted: read here, it is compiled once instead of in each child (~0.25 ms).
   void process.exitCode;
