@@ -147,6 +147,7 @@ export interface Binding {
   setParentDeathSignal(signal: number): void;
   reportExitOn(fd: number): void;
   exitNow(code: number): never;
+  environmentBlock(): string;
   /** How many waiter or spawner threads this process has ever started (a fork server's zygote: none). */
   backgroundThreadsStarted(): number;
   /** sizeof/offsetof of posix_mp.h's structs and its constants (native/core/layout.cc), see layout.ts. */

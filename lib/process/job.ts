@@ -4,6 +4,7 @@
  * (reduction.ts) with the descriptors they pass attached.
  */
 import { deserialize, serialize } from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 import type { Locator } from '../comm/location.js';
 import { mpError } from '../internal/errors.js';
@@ -78,6 +79,8 @@ export function encodeJob(source: JobSource): { body: Buffer; files: PassedFile[
  * hold). A child compares it with its own in one step: the same, as a rule, when nothing changed.
  */
 export function environmentBlock(): string {
+  // The process's own environment, read natively; a worker_thread's process.env is a copy of its own.
+  if (isMainThread) return binding.environmentBlock();
   let block = '';
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) block += `${key}=${value}\0`;
   return block;
