@@ -117,16 +117,18 @@ export async function run({ python }) {
     target: `≤ ${RATIO_TARGET}× Python fork`,
     met: py ? node.median <= RATIO_TARGET * py.median : undefined,
   });
+  // The CPU a start costs is measured, not targeted (issue #14 sets targets for the three timings).
+  const cpuRow = (metric, node, py) => ({ metric, unit: 'ms', node, python: py });
   return {
     rows: [
       row('forkserver: one start → join', plain.single, python?.single),
       row('forkserver: 8 started at once, all joined', plain.burst8, python?.burst8),
       row('forkserver: 20 start → join back to back', plain.seq20, python?.seq20),
-      row('forkserver: CPU per start (parent + server + child)', plain.cpu, python?.cpu),
+      cpuRow('forkserver: CPU per start (parent + server + child)', plain.cpu, python?.cpu),
       row('forkserver, module preloaded: one start → join', preloaded.single, python?.single),
       row('forkserver, module preloaded: 8 at once, all joined', preloaded.burst8, python?.burst8),
       row('forkserver, module preloaded: 20 back to back', preloaded.seq20, python?.seq20),
-      row('forkserver, module preloaded: CPU per start', preloaded.cpu, python?.cpu),
+      cpuRow('forkserver, module preloaded: CPU per start', preloaded.cpu, python?.cpu),
       { metric: 'spawn: CPU per start (parent + child)', unit: 'ms', node: summarize(cpuSpawn), python: python?.cpu },
     ],
     notes: [
