@@ -19,8 +19,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <sys/resource.h>
-#include <cstdlib>
 #include <unistd.h>
 #include <uv.h>
 
@@ -97,18 +95,7 @@ void Relay(int channel, int status) {
 void Reap() {
   for (;;) {
     int status = 0;
-    struct rusage ru;
-    const pid_t pid = wait4(-1, &status, 0, &ru);
-    if (pid > 0 && getenv("PMP_CHILD_CPU")) {
-      static double total = 0, faults = 0; static int n = 0; static double z0 = 0, zf0 = 0;
-      total += ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec; faults += ru.ru_minflt; n++;
-      if (n % 100 == 0) {
-        struct rusage self; getrusage(RUSAGE_SELF, &self);
-        const double z = self.ru_utime.tv_sec * 1e6 + self.ru_utime.tv_usec + self.ru_stime.tv_sec * 1e6 + self.ru_stime.tv_usec;
-        fprintf(stderr, "children %d: cpu %.0f us/child, faults %.1f/child; zygote %.0f us/fork %.1f faults/fork\n", n, total / n, faults / n, (z - z0) / n, (self.ru_minflt - zf0) / n);
-        z0 = z; zf0 = self.ru_minflt; total = 0; faults = 0; n = 0;
-      }
-    }
+    const pid_t pid = waitpid(-1, &status, 0);
     if (pid < 0) {
       if (errno == EINTR) continue;
       std::unique_lock<std::mutex> lock(children_mu);
