@@ -2,11 +2,12 @@
 // order, errors that keep their class and code, workers SIGKILLed or exiting inside a task (their tasks
 // reject with ERR_MP_WORKER_DIED, the pool goes on), terminate() during a map, shared objects in tasks,
 // initializer and maxTasksPerChild, streaming input with bounded read-ahead, abort and timeout.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { activeChildren, Event, Lock, Pool, Value } from 'posix-mp';
+import { activeChildren, Event, getAllStartMethods, Lock, Pool, Value } from 'posix-mp';
 import { until } from './helpers.js';
 
 // Node's own instance of the module (vitest's import() would give a transformed copy): the one the workers
@@ -83,6 +84,17 @@ describe('Pool calls', () => {
     const pids = new Set(await pool.map(pid, Array.from({ length: 60 }), { chunksize: 1 }));
     expect(pids.has(process.pid)).toBe(false);
     expect(pids.size).toBeGreaterThan(1);
+  });
+
+  it("starts its workers with the start method it is given: 'spawn' workers are this process's children, 'forkserver' ones the fork server's", async () => {
+    const parentOf = (child: number): number => Number(readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    for (const startMethod of getAllStartMethods()) {
+      await using pool = new Pool(2, { startMethod });
+      const parents = new Set((await pool.map<number>(pid, Array.from({ length: 20 }), { chunksize: 1 })).map(parentOf));
+      if (startMethod === 'spawn') expect([...parents]).toEqual([process.pid]);
+      else expect(parents.has(process.pid)).toBe(false);
+    }
+    expect(() => new Pool(1, { startMethod: 'fork' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }) as Error);
   });
 
   it('imap streams: it reads its input only a bounded distance ahead of the consumer, and stops when the loop is left', async () => {

@@ -9,6 +9,7 @@ import type { Locator } from '../comm/location.js';
 import { invalidArgType, mpError } from '../internal/errors.js';
 import { validateInteger, validateOptions, validateTimeout } from '../internal/validate.js';
 import { cpuCount } from '../process/current.js';
+import { validateStartMethod, type StartMethod } from '../process/start_method.js';
 import { callerModule, locateTarget, validateTarget, type Target } from '../process/target.js';
 import type { ResultMessage } from './protocol.js';
 import { reviveError } from './remote_error.js';
@@ -23,6 +24,11 @@ export interface PoolOptions {
   initargs?: readonly unknown[];
   /** A worker is replaced after this many tasks (chunks, as in Python). Default: never. */
   maxTasksPerChild?: number;
+  /**
+   * How the workers start (Python's `context` argument): `'forkserver'` or `'spawn'`. Default: the start
+   * method at the time each worker starts (`getStartMethod()`).
+   */
+  startMethod?: StartMethod;
 }
 
 /** Options of every call on a {@link Pool}. */
@@ -57,6 +63,7 @@ export class Pool {
   readonly #initializer: Function | undefined;
   readonly #initargs: unknown[];
   readonly #maxTasks: number;
+  readonly #startMethod: StartMethod | undefined;
   #state: 'run' | 'close' | 'terminate' = 'run';
   readonly #workers = new Set<PoolWorker>();
   #jobs: Job[] = [];
@@ -85,6 +92,7 @@ export class Pool {
     if (o.initargs !== undefined && !Array.isArray(o.initargs)) throw invalidArgType('options.initargs', 'an array', o.initargs);
     this.#initargs = o.initargs === undefined ? [] : [...o.initargs];
     this.#maxTasks = o.maxTasksPerChild === undefined ? 0 : validateInteger(o.maxTasksPerChild, 'options.maxTasksPerChild', 1, Number.MAX_SAFE_INTEGER);
+    this.#startMethod = o.startMethod === undefined ? undefined : validateStartMethod(o.startMethod, 'options.startMethod');
     try {
       for (let i = 0; i < this.#processes; i++) this.#spawn();
     } catch (error) {
@@ -267,7 +275,9 @@ export class Pool {
   // --- workers -------------------------------------------------------------------------------------------
 
   #spawn(): void {
-    this.#workers.add(new PoolWorker(this.#host, { initializer: this.#initializer, initargs: this.#initargs, maxTasks: this.#maxTasks }));
+    this.#workers.add(
+      new PoolWorker(this.#host, { initializer: this.#initializer, initargs: this.#initargs, maxTasks: this.#maxTasks, startMethod: this.#startMethod }),
+    );
   }
 
   #functionId(fn: Function | Locator): number {

@@ -11,6 +11,7 @@ import type { Locator } from '../comm/location.js';
 import { mpError } from '../internal/errors.js';
 import { signalName } from '../posix/signals.js';
 import { Process } from '../process/process.js';
+import type { StartMethod } from '../process/start_method.js';
 import { packFlat, type FunctionDefinition, type ResultMessage, type TaskMessage } from './protocol.js';
 import type { Chunk } from './task_queue.js';
 
@@ -32,6 +33,7 @@ export interface WorkerSetup {
   initializer: Function | undefined;
   initargs: unknown[];
   maxTasks: number;
+  startMethod: StartMethod | undefined;
 }
 
 let workers = 0;
@@ -62,6 +64,7 @@ export class PoolWorker {
       args: [theirs, setup.initializer, setup.initargs, setup.maxTasks],
       name: `PoolWorker-${++workers}`,
       daemon: true,
+      startMethod: setup.startMethod,
     });
     try {
       this.process.start();
