@@ -193,9 +193,10 @@ void InheritAllMemory() {
 // Serving. Each request is served by a child forked ahead of it (a spare): the request hands the spare its
 // descriptors, and new spares are forked once no request waits, so that neither the fork nor the spare's
 // set-up delays a start. kSpares are kept: a burst of starts then begins with that many forks already made
-// (while the machine was idle, as a rule), ~1 ms of CPU each. This runs in C++, not in JS, because of what fork() does to the zygote itself: after
-// each fork it shares every page with the spare, so each page it writes next is copied first. Serving a
-// request in JS wrote ~50 pages of V8's heap (~0.25 ms of each start); this touches a few.
+// (while the machine was idle, as a rule), ~1 ms of CPU each.
+// This runs in C++, not in JS, because of what fork() does to the zygote itself: after each fork it shares
+// every page with the spare, so each page it writes next is copied first. Serving a request in JS wrote ~50
+// pages of V8's heap (~0.25 ms of each start); this touches a few.
 
 // A request's descriptors: the job channel, stdout and stderr.
 struct Request {
@@ -224,7 +225,6 @@ constexpr int kMaxTries = 100;
 int busy_tries = 0;
 uv_timer_t retry_timer;
 uv_idle_t refill_idle;  // forks spares, one per turn of the loop, while no request waits
-bool in_spare = false;    // set in a spare: the zygote's serving state it copied is not its own
 
 void CloseRequest(const Request& request) {
   close(request.channel);
@@ -365,11 +365,15 @@ Forked ForkSpare(Napi::Env env) {
   const pid_t pid = fork();
   if (pid == 0) {
     lock.release();  // the reaper does not exist here
-    in_spare = true;
     close(pair[0]);
     BecomeChild(env);
-    Napi::AsyncContext context(env, "posix-mp:forkserver");
-    on_spare.MakeCallback(env.Global(), {Napi::Number::New(env, pair[1])}, context);
+    try {
+      Napi::AsyncContext context(env, "posix-mp:forkserver");
+      on_spare.MakeCallback(env.Global(), {Napi::Number::New(env, pair[1])}, context);
+    } catch (const Napi::Error& error) {
+      // Thrown while the spare set itself up: an uncaught exception of this child, as in any Node program.
+      napi_fatal_exception(env, error.Value());
+    }
     return Forked::kInSpare;
   }
   pool->Resume();
