@@ -47,9 +47,10 @@ export function prepareZygote(): void {
  * requester closes the control socket).
  *
  * Each child is forked ahead of its request: a *spare*, which sets itself up as a child (its event loop, its
- * pid, its random numbers) and waits. A request hands the spare its descriptors, and the zygote forks the
- * next spare once no request is waiting, so that neither the fork nor that set-up delays a start. The addon
- * does the serving (see native/forkserver/zygote.cc): this JS runs again only in each spare.
+ * pid, its random numbers) and waits. A request hands the oldest spare its descriptors, and the zygote forks
+ * new spares (two are kept) once no request is waiting, so that neither the fork nor that set-up delays a
+ * start. The addon does the serving (see native/forkserver/zygote.cc): this JS runs again only in each
+ * spare. `addedOptions` are the Node options the zygote was given for itself (see prepared.ts).
  */
 export function serveForks(addedOptions: readonly string[]): Promise<void> {
   const addon = zygoteAddon();
