@@ -5,6 +5,7 @@
       "sources": [
         "native/comm/fd_passing.cc",
         "native/comm/fd_watch.cc",
+        "native/comm/rights_message.cc",
         "native/comm/scm_rights.cc",
         "native/comm/socket.cc",
         "native/comm/stream_io.cc",
@@ -57,6 +58,7 @@
     {
       "target_name": "posix_mp_forkserver",
       "sources": [
+        "native/comm/rights_message.cc",
         "native/forkserver/platform_hooks.cc",
         "native/forkserver/worker_pool.cc",
         "native/forkserver/zygote.cc"

@@ -27,6 +27,8 @@ function ccFiles(dir) {
 }
 
 const FORKSERVER_DIR = 'native/forkserver/';
+/** Files of the main addon that the fork server's addon compiles too (they use no N-API). */
+const SHARED_WITH_FORKSERVER = new Set(['native/comm/rights_message.cc']);
 const problems = [];
 const compare = (what, a, aName, b, bName) => {
   for (const item of a) if (!b.has(item)) problems.push(`${what}: ${item} is in ${aName} but not in ${bName}`);
@@ -63,7 +65,7 @@ function checkTarget(targetName, cmakeTarget, cmakeSources, ownsFile) {
 }
 
 checkTarget('posix_mp', '${PROJECT_NAME}', 'POSIX_MP_SOURCES', (file) => !file.startsWith(FORKSERVER_DIR));
-checkTarget('posix_mp_forkserver', 'posix_mp_forkserver', 'POSIX_MP_FORKSERVER_SOURCES', (file) => file.startsWith(FORKSERVER_DIR));
+checkTarget('posix_mp_forkserver', 'posix_mp_forkserver', 'POSIX_MP_FORKSERVER_SOURCES', (file) => file.startsWith(FORKSERVER_DIR) || SHARED_WITH_FORKSERVER.has(file));
 if (problems.length > 0) {
   console.error(`binding.gyp and CMakeLists.txt disagree:\n  ${problems.join('\n  ')}`);
   process.exit(1);

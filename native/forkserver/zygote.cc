@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "comm/rights_message.h"
 #include "forkserver/platform_hooks.h"
 
 namespace pmpfs {
@@ -298,27 +299,6 @@ void BecomeChild(Napi::Env env) {
 // loop turn later), or a failed fork (out of processes or memory).
 enum class Forked { kForked, kInSpare, kBusy, kFailed };
 
-// Sends one byte with `count` descriptors attached; false if the peer is gone.
-bool SendFds(int socket, const int* fds, size_t count) {
-  char byte = 1;
-  iovec iov = {&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int) * count);
-  memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
-  ssize_t n;
-  do n = sendmsg(socket, &message, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == 1;
-}
-
 // A child inherits the zygote's young generation. Had the zygote left objects there — in particular
 // ArrayBuffers over large memory (posix-mp's mappings) — V8 would count their bytes against the young
 // generation in every child, and each child's first allocation of a backing store would start a scavenge:
@@ -425,8 +405,9 @@ bool HandOver(const Request& request, const Spare& spare) {
   if (reaped) {
     Relay(request.channel, status);
   } else {
-    const int fds[3] = {request.channel, request.out, request.err};
-    SendFds(socket, fds, 3);  // if the spare has died meanwhile, its status is relayed when it is reaped
+    // If the spare has died meanwhile, this fails, and its status is relayed when it is reaped.
+    char hand_over = 1;
+    pmp::RightsMessage(&hand_over, 1).Send(socket, {request.channel, request.out, request.err}, MSG_NOSIGNAL);
   }
   close(socket);
   close(request.out);
@@ -494,29 +475,15 @@ void OnRetry(uv_timer_t*) {
 // it or died — nothing left to serve.
 void OnControl(uv_poll_t*, int, int) {
   char byte;
-  iovec iov = {&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)];
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(control_fd, &message, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  pmp::RightsMessage message(&byte, 1);
+  const ssize_t n = message.Receive(control_fd, MSG_CMSG_CLOEXEC);
   if (n < 0 && errno == EAGAIN) return;
-  std::vector<int> fds;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const int* data = reinterpret_cast<const int*>(CMSG_DATA(header));
-    fds.insert(fds.end(), data, data + count);
-  }
+  const std::vector<int> fds = message.ReceivedFds();
   if (n <= 0 && fds.empty()) {
     fflush(nullptr);
     _exit(0);
   }
-  if (fds.size() != 3 || (message.msg_flags & MSG_CTRUNC) != 0) {
+  if (fds.size() != 3 || message.Truncated()) {
     for (int fd : fds) close(fd);
     return;
   }
