@@ -78,16 +78,6 @@ const ZYGOTE_OPTIONS: readonly { option: string; family: RegExp }[] = [
 ];
 
 /**
- * The fork server's command line: its Node options (those of ZYGOTE_OPTIONS it adds, then the user's), then
- * `dist/child.js --posix-mp-zygote '<what it added: those options and zygoteVariables()>' [modules...]`.
- */
-function zygoteArgv(preload: readonly string[]): string[] {
-  const argv = childExecArgv();
-  const added = ZYGOTE_OPTIONS.filter(({ family }) => !argv.some((arg) => family.test(arg))).map(({ option }) => option);
-  return [process.execPath, ...added, ...argv, CHILD_SCRIPT, ZYGOTE_ARG, [...added, ...zygoteVariables()].join(' '), ...preload];
-}
-
-/**
  * Variables that would make the new Node something else than a plain program: an IPC channel on some fd
  * (child_process.fork), a cluster worker. Node removes them from process.env at startup, so they are only
  * here if user code put them back.
@@ -110,6 +100,23 @@ function environment(): string[] {
  */
 function zygoteVariables(): string[] {
   return process.env.LD_BIND_NOW === undefined ? ['LD_BIND_NOW=1'] : [];
+}
+
+/**
+ * The command line and environment of a child Node: `node [the parent's options] dist/child.js`; for the
+ * fork server, with the Node options of ZYGOTE_OPTIONS it adds first and the variables of zygoteVariables(),
+ * all of which it is told about after its ZYGOTE_ARG:
+ * `dist/child.js --posix-mp-zygote '<what it was given for itself>' [modules to preload...]`.
+ */
+function command(origin: 'spawn' | { preload: readonly string[] }): { argv: string[]; envp: string[] } {
+  const options = childExecArgv();
+  if (origin === 'spawn') return { argv: [process.execPath, ...options, CHILD_SCRIPT], envp: environment() };
+  const added = ZYGOTE_OPTIONS.filter(({ family }) => !options.some((arg) => family.test(arg))).map(({ option }) => option);
+  const variables = zygoteVariables();
+  return {
+    argv: [process.execPath, ...added, ...options, CHILD_SCRIPT, ZYGOTE_ARG, [...added, ...variables].join(' '), ...origin.preload],
+    envp: [...environment(), ...variables],
+  };
 }
 
 /**
@@ -156,14 +163,15 @@ export class Interpreter {
       this.pid = origin.pid;
       return;
     }
+    const { argv, envp } = command(origin);
     const [ours, theirs] = binding.socketPair();
     try {
       this.pid = binding.spawn(
         {
           file: process.execPath,
           paths: [process.execPath],
-          argv: origin === 'spawn' ? [process.execPath, ...childExecArgv(), CHILD_SCRIPT] : zygoteArgv(origin.preload),
-          envp: origin === 'spawn' ? environment() : [...environment(), ...zygoteVariables()],
+          argv,
+          envp,
           cwd: undefined,
           // stdin is /dev/null, as in Python's children; stdout and stderr are shared with this process.
           fds: [-1, 1, 2, theirs],
