@@ -334,8 +334,6 @@ const NEEDS_IMPORT = new Set(['ERR_REQUIRE_ASYNC_MODULE', 'ERR_REQUIRE_ESM']);
 
 /** A module namespace from require(): CommonJS exports become `{ default: module.exports }`. */
 function required(url: string): Record<string, unknown> {
-  const known = loaded.get(url);
-  if (known) return known;
   const exports: unknown = require(fileURLToPath(url));
   let ns: Record<string, unknown>;
   if (Object.prototype.toString.call(exports) === '[object Module]') {
@@ -375,7 +373,7 @@ export async function loadModule(url: string): Promise<Record<string, unknown>> 
  */
 export function loadModuleSync(url: string): Record<string, unknown> {
   if (url.startsWith('node:')) return require(url) as Record<string, unknown>;
-  return required(url);
+  return loaded.get(url) ?? required(url);
 }
 
 /** The exported value `name` of a module namespace (CommonJS: also a property of `module.exports`). */
