@@ -52,11 +52,14 @@ function streaming(q: Queue, side: 'put' | 'get'): boolean {
 }
 
 /**
- * Stops a producer that is in the middle of a large message: with no consumer taking parts, it has written
- * the first part and waits for room, holding the producers' lock; once stopped (state T in /proc), it cannot
- * finish the message, whatever the timing.
+ * Stops a putLarge producer (queue-targets.mjs) that is in the middle of its large message: once it has
+ * started and its small first item is taken, with no consumer taking parts, it writes the first part and
+ * waits for room, holding the producers' lock; once stopped (state T in /proc), it cannot finish the message,
+ * whatever the timing.
  */
-async function stopMidMessage(q: Queue, producer: Process): Promise<void> {
+async function stopMidMessage(q: Queue, producer: Process, started: Event): Promise<void> {
+  expect(await started.wait({ timeout: LONG })).toBe(true);
+  expect(q.getSync({ timeout: LONG })).toBe('first');
   const pid = producer.pid!;
   await until(() => streaming(q, 'put'), 'the producer streams the large message', { timeout: LONG });
   process.kill(pid, 'SIGSTOP');
@@ -528,9 +531,7 @@ describe('Queue under SIGKILL', () => {
     using started = new Event();
     const producer = start('putLarge', [q, 50 << 20, started]);
     try {
-      expect(await started.wait({ timeout: LONG })).toBe(true);
-      expect(q.getSync({ timeout: LONG })).toBe('first');
-      await stopMidMessage(q, producer);
+      await stopMidMessage(q, producer, started);
       // This get takes the part in the ring and waits for the next, holding the consumers' lock.
       let settled = false;
       const pending = q.get().finally(() => {
@@ -560,9 +561,7 @@ describe('Queue under SIGKILL', () => {
     using started = new Event();
     const producer = start('putLarge', [q, 50 << 20, started]);
     try {
-      expect(await started.wait({ timeout: LONG })).toBe(true);
-      expect(q.getSync({ timeout: LONG })).toBe('first');
-      await stopMidMessage(q, producer);
+      await stopMidMessage(q, producer, started);
       const pending = reader.get();
       await until(() => streaming(q, 'get'), 'the get takes the first part');
       reader.close();
